@@ -1,0 +1,216 @@
+"""The store interface every backend implements, and the write batch it accepts.
+
+All writes of logged data go through one method, :meth:`AbstractStore.write_batch`, as in MLflow
+where ``log_metric`` and friends default to ``log_batch``: a backend implements one write path,
+and the buffered logger, the REST handlers and the spool all speak it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..entities import ArtifactInfo, Cell, Experiment, MetricHistory, Run
+
+# Row layouts of a WriteBatch; tuples keep the hot logging path to one allocation per call.
+# metric: (run_id, key, value, step, timestamp, cell_id)
+# param:  (run_id, key, value, cell_id)
+# tag:    (run_id, key, value or None to delete, cell_id), applied in order
+# artifact: (run_id, path, size, media_type, cell_id, logged_time)
+# input:  (run_id, experiment_id, name, digest, source_type, source, schema, profile,
+#          context, tags_json, cell_id)
+# run update: (run_id, status, end_time)
+
+
+@dataclass
+class WriteBatch:
+    """Everything buffered since the last flush, applied by the store in one transaction."""
+
+    metrics: list[tuple] = field(default_factory=list)
+    params: list[tuple] = field(default_factory=list)
+    tags: list[tuple] = field(default_factory=list)
+    artifacts: list[tuple] = field(default_factory=list)
+    inputs: list[tuple] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)
+    run_updates: list[tuple] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.metrics)
+            + len(self.params)
+            + len(self.tags)
+            + len(self.artifacts)
+            + len(self.inputs)
+            + len(self.cells)
+            + len(self.run_updates)
+        )
+
+    def run_ids(self) -> set[str]:
+        """Every run the batch writes to."""
+        ids: set[str] = set()
+        for rows in (self.metrics, self.params, self.tags, self.artifacts, self.inputs):
+            ids.update(row[0] for row in rows)
+        ids.update(c.run_id for c in self.cells)
+        ids.update(row[0] for row in self.run_updates)
+        return ids
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form (for the spool and the REST client)."""
+        return {
+            "metrics": [list(r) for r in self.metrics],
+            "params": [list(r) for r in self.params],
+            "tags": [list(r) for r in self.tags],
+            "artifacts": [list(r) for r in self.artifacts],
+            "inputs": [list(r) for r in self.inputs],
+            "cells": [vars(c) for c in self.cells],
+            "run_updates": [list(r) for r in self.run_updates],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WriteBatch:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            metrics=[tuple(r) for r in data.get("metrics", [])],
+            params=[tuple(r) for r in data.get("params", [])],
+            tags=[tuple(r) for r in data.get("tags", [])],
+            artifacts=[tuple(r) for r in data.get("artifacts", [])],
+            inputs=[tuple(r) for r in data.get("inputs", [])],
+            cells=[Cell(**c) for c in data.get("cells", [])],
+            run_updates=[tuple(r) for r in data.get("run_updates", [])],
+        )
+
+
+class AbstractStore(abc.ABC):
+    """What the tracking API needs from a store, embedded or remote."""
+
+    store_dir: Path
+
+    # experiments
+    @abc.abstractmethod
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str: ...
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+
+    @abc.abstractmethod
+    def search_experiments(
+        self,
+        view_type: str = "ACTIVE_ONLY",
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[Experiment], str | None]: ...
+
+    @abc.abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
+
+    @abc.abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    # runs
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str | None,
+        user_id: str | None,
+        start_time: int,
+        tags: dict[str, str],
+        parent_run_id: str | None = None,
+        run_id: str | None = None,
+    ) -> Run: ...
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run: ...
+
+    @abc.abstractmethod
+    def update_run(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> Run: ...
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def restore_run(self, run_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def write_batch(self, batch: WriteBatch, skip_invalid: bool = False) -> list[str]:
+        """Apply a batch in one transaction.
+
+        With ``skip_invalid`` False, any invalid row (unknown or deleted run, a changed param)
+        raises :class:`MltrackError` and nothing is written. With it True (the background
+        flusher, which has no caller to raise to), invalid rows are dropped and described in
+        the returned list of warnings.
+        """
+
+    # reads
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory: ...
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        view_type: str = "ACTIVE_ONLY",
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[Run], str | None]: ...
+
+    @abc.abstractmethod
+    def search_runs_frame(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        view_type: str = "ACTIVE_ONLY",
+        max_results: int = 100_000,
+        order_by: list[str] | None = None,
+    ) -> Any:
+        """Runs as a pandas DataFrame with MLflow's column names."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]: ...
+
+    @abc.abstractmethod
+    def get_cells(self, run_id: str) -> list[Cell]: ...
+
+    # artifact files: written at call time (the caller may change the file right after)
+    @abc.abstractmethod
+    def save_artifact_files(
+        self, run_id: str, local_path: Path, artifact_path: str | None
+    ) -> list[tuple[str, int, str]]:
+        """Copy a file or a folder's files into a run's artifacts; (path, size, type) each."""
+
+    @abc.abstractmethod
+    def save_artifact_bytes(self, run_id: str, path: str, data: bytes) -> tuple[str, int, str]:
+        """Write bytes as one artifact of a run; return (path, size, type)."""
+
+    @abc.abstractmethod
+    def artifact_file(self, run_id: str, path: str) -> Path:
+        """A local file holding the artifact's bytes."""
+
+    @abc.abstractmethod
+    def info(self) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def gc(self, older_than_ms: int | None = None) -> dict[str, Any]: ...

@@ -1,0 +1,179 @@
+"""Opening the DuckDB file: retry on another process's lock, migrate, close when idle.
+
+DuckDB lets one process hold a database file at a time (read-only openers included), so an
+embedded store must not keep the file open: it opens on demand, keeps the connection for a short
+linger (so a burst of reads or flushes pays for one open), and closes it when idle so that other
+processes logging to the same store get their turn. A server that owns the store sets the linger
+to ``None`` and keeps the file open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ErrorCode, MltrackError
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_LINGER_S = 0.1
+DEFAULT_LOCK_TIMEOUT_S = 120.0
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set" in text)
+
+
+def migrate(con: Any) -> int:
+    """Bring the schema up to date; return the version found before migrating.
+
+    Refuses a store whose schema is newer than this package knows, rather than writing to it.
+    """
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at BIGINT)"
+    )
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    found = int(row[0]) if row and row[0] is not None else 0
+    if found > SCHEMA_VERSION:
+        raise MltrackError(
+            f"this store has schema version {found}, but this jupyter-mltrack only knows up to "
+            f"{SCHEMA_VERSION}; upgrade jupyter-mltrack to use it",
+            ErrorCode.INVALID_STATE,
+        )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in MIGRATIONS[version - 1]:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, CAST(epoch_ms(now()) AS BIGINT))", [version]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return found
+
+
+class Connector:
+    """Hands out this process's one connection to a store's DuckDB file.
+
+    Parameters
+    ----------
+    db_path:
+        The DuckDB file.
+    linger:
+        Seconds an idle connection stays open; ``None`` keeps it open until :meth:`close`.
+    lock_timeout:
+        How long to keep retrying while another process holds the file.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        linger: float | None = DEFAULT_LINGER_S,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
+    ):
+        self.db_path = db_path
+        self.linger = linger
+        self.lock_timeout = lock_timeout
+        self._lock = threading.RLock()
+        self._con: Any = None
+        self._last_used = 0.0
+        self._closer: threading.Thread | None = None
+        self.schema_version_found: int | None = None
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Any]:
+        """Yield the open connection, held exclusively by the calling thread."""
+        with self._lock:
+            if self._con is None:
+                self._con = self._open_with_retry()
+                self._start_closer()
+            try:
+                yield self._con
+            finally:
+                self._last_used = time.monotonic()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """Yield the connection inside a transaction that commits, or rolls back on error."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection now (it reopens on the next use)."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def _open_with_retry(self) -> Any:
+        import duckdb
+
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.002
+        while True:
+            try:
+                con = duckdb.connect(str(self.db_path))
+            except duckdb.IOException as exc:
+                if not _is_lock_conflict(exc):
+                    raise MltrackError(
+                        f"cannot open the store database {self.db_path}: {exc}",
+                        ErrorCode.STORE_UNAVAILABLE,
+                    ) from exc
+                if time.monotonic() >= deadline:
+                    raise MltrackError(
+                        f"the store {self.db_path} stayed locked by another process for "
+                        f"{self.lock_timeout:.0f} s: {exc}",
+                        ErrorCode.STORE_UNAVAILABLE,
+                    ) from exc
+                # jitter keeps several waiting processes from retrying in lockstep
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.1)
+                continue
+            try:
+                found = migrate(con)
+            except BaseException:
+                con.close()
+                raise
+            if self.schema_version_found is None:
+                self.schema_version_found = found
+            return con
+
+    def _start_closer(self) -> None:
+        if self.linger is None or (self._closer is not None and self._closer.is_alive()):
+            return
+        self._closer = threading.Thread(
+            target=self._close_when_idle, name="mltrack-store-closer", daemon=True
+        )
+        self._closer.start()
+
+    def _close_when_idle(self) -> None:
+        assert self.linger is not None
+        while True:
+            time.sleep(self.linger)
+            # A thread in connect() holds the lock; acquire without blocking so that a long read
+            # does not pin this thread, and try again after the next linger.
+            if not self._lock.acquire(blocking=False):
+                continue
+            try:
+                if self._con is None:
+                    return
+                if time.monotonic() - self._last_used >= self.linger:
+                    self._con.close()
+                    self._con = None
+                    return
+            finally:
+                self._lock.release()

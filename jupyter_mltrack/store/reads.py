@@ -1,0 +1,139 @@
+"""SQL for reading runs in bulk: metric histories, run search, the runs DataFrame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..entities import MetricHistory, Run
+from ..errors import MltrackError
+from . import experiments, paging, runs
+
+MAX_RESULTS_LIMIT = 1_000_000
+
+
+def metric_history(con: Any, run_id: str, key: str) -> MetricHistory:
+    runs.require(con, run_id)
+    cols = con.execute(
+        "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
+        "ORDER BY step, timestamp",
+        [run_id, key],
+    ).fetchnumpy()
+    return MetricHistory(key, cols["step"], cols["value"], cols["timestamp"])
+
+
+def _where(
+    experiment_ids: list[str], filter_string: str | None, view_type: str
+) -> tuple[str, list[Any]]:
+    from ..search.filter_parser import parse_filter
+    from .search_sql import compile_run_filter
+
+    if not isinstance(experiment_ids, (list, tuple)):
+        raise MltrackError(f"experiment_ids must be a list, got {experiment_ids!r}")
+    ids = [experiments.parse_id(e) for e in experiment_ids]
+    clauses = [
+        "list_contains(?, r.experiment_id)",
+        experiments.lifecycle_clause(view_type, "r.lifecycle_stage"),
+    ]
+    params: list[Any] = [ids]
+    expr = parse_filter(filter_string)
+    if expr is not None:
+        sql, args = compile_run_filter(expr)
+        clauses.append(f"({sql})")
+        params.extend(args)
+    return " AND ".join(clauses), params
+
+
+def _check_max_results(max_results: int) -> None:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise MltrackError(f"max_results must be a positive integer, got {max_results!r}")
+    if max_results > MAX_RESULTS_LIMIT:
+        raise MltrackError(f"max_results must be at most {MAX_RESULTS_LIMIT}, got {max_results}")
+
+
+def search_run_ids(
+    con: Any,
+    experiment_ids: list[str],
+    filter_string: str | None,
+    view_type: str,
+    max_results: int,
+    order_by: list[str] | None,
+    offset: int,
+) -> list[str]:
+    """One parameterised query: the ids of the matching runs, in order, for one page."""
+    from ..search.filter_parser import parse_order_by
+    from .search_sql import compile_run_order_by
+
+    _check_max_results(max_results)
+    where, params = _where(experiment_ids, filter_string, view_type)
+    order_sql, order_params = compile_run_order_by(parse_order_by(order_by) if order_by else [])
+    rows = con.execute(
+        f"SELECT r.run_id FROM runs r WHERE {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
+        [*params, *order_params, max_results, offset],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def search(
+    con: Any,
+    artifact_root: Path,
+    experiment_ids: list[str],
+    filter_string: str | None,
+    view_type: str,
+    max_results: int,
+    order_by: list[str] | None,
+    page_token: str | None,
+) -> tuple[list[Run], str | None]:
+    offset = paging.decode(page_token)
+    # one row more than asked tells whether another page exists
+    ids = search_run_ids(
+        con, experiment_ids, filter_string, view_type, max_results + 1, order_by, offset
+    )
+    token = paging.encode(offset + max_results) if len(ids) > max_results else None
+    return runs.load(con, ids[:max_results], artifact_root), token
+
+
+def runs_frame(
+    con: Any,
+    artifact_root: Path,
+    experiment_ids: list[str],
+    filter_string: str | None,
+    view_type: str,
+    max_results: int,
+    order_by: list[str] | None,
+) -> Any:
+    """Matching runs as a DataFrame: one row a run, MLflow's column names.
+
+    Columns: run_id, experiment_id, run_name, status, artifact_uri, start_time, end_time
+    (UTC datetimes), parent_run_id, then ``metrics.*``, ``params.*``, ``tags.*`` sorted by key.
+    """
+    import pandas as pd
+
+    ids = search_run_ids(con, experiment_ids, filter_string, view_type, max_results, order_by, 0)
+    base = con.execute(
+        "SELECT r.run_id, CAST(r.experiment_id AS VARCHAR) AS experiment_id, r.run_name, "
+        "r.status, r.artifact_path, r.start_time, r.end_time, r.parent_run_id "
+        "FROM runs r WHERE list_contains(?, r.run_id)",
+        [ids],
+    ).df()
+    order = {run_id: i for i, run_id in enumerate(ids)}
+    base = base.sort_values("run_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    root_uri = artifact_root.as_uri()
+    base["artifact_uri"] = root_uri + "/" + base.pop("artifact_path")
+    for col in ("start_time", "end_time"):
+        base[col] = pd.to_datetime(base[col], unit="ms", utc=True)
+    frames = [base]
+    for prefix, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags")):
+        long = con.execute(
+            f"SELECT run_id, key, value FROM {table} WHERE list_contains(?, run_id)", [ids]
+        ).df()
+        if long.empty:
+            continue
+        wide = long.pivot(index="run_id", columns="key", values="value")
+        wide = wide.reindex(index=base["run_id"], columns=sorted(wide.columns))
+        wide.columns = [f"{prefix}.{k}" for k in wide.columns]
+        frames.append(wide.reset_index(drop=True))
+    frame = pd.concat(frames, axis=1)
+    leading = ["run_id", "experiment_id", "run_name", "status", "artifact_uri",
+               "start_time", "end_time", "parent_run_id"]
+    return frame[leading + [c for c in frame.columns if c not in leading]]

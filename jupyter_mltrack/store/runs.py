@@ -1,0 +1,168 @@
+"""SQL for runs: create, read (one or many at once), update, lifecycle, cells."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..entities import Cell, Dataset, DatasetInput, Run, RunData, RunInfo, RunStatus
+from ..errors import ErrorCode, MltrackError
+from . import experiments
+
+RUN_COLUMNS = (
+    "run_id, experiment_id, run_name, user_id, status, start_time, end_time, lifecycle_stage, "
+    "artifact_path, parent_run_id"
+)
+
+
+def artifact_uri(artifact_root: Path, artifact_path: str) -> str:
+    """A run's artifact folder as a file URI (the DB keeps it relative to the store)."""
+    return (artifact_root / artifact_path).as_uri()
+
+
+def create(
+    con: Any,
+    run_id: str,
+    experiment_id: str,
+    run_name: str,
+    user_id: str | None,
+    start_time: int,
+    tags: dict[str, str],
+    parent_run_id: str | None,
+) -> None:
+    exp = experiments.get(con, experiment_id)
+    if exp.lifecycle_stage != "active":
+        raise MltrackError(
+            f"experiment {exp.name!r} is deleted; restore it before starting runs in it",
+            ErrorCode.INVALID_STATE,
+        )
+    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone():
+        raise MltrackError(f"run {run_id!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS)
+    if parent_run_id is not None:
+        require(con, parent_run_id)
+    con.execute(
+        f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?, ?)",
+        [
+            run_id,
+            int(exp.experiment_id),
+            run_name,
+            user_id,
+            start_time,
+            f"{exp.artifact_location}/{run_id}/artifacts",
+            parent_run_id,
+        ],
+    )
+    for key, value in tags.items():
+        con.execute("INSERT INTO tags VALUES (?, ?, ?, NULL)", [run_id, key, value])
+
+
+def require(con: Any, run_id: str) -> tuple:
+    """The run's row; RESOURCE_DOES_NOT_EXIST when there is none."""
+    if not isinstance(run_id, str) or not run_id:
+        raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")
+    row = con.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if row is None:
+        raise MltrackError(f"no run with id {run_id!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
+    return row
+
+
+def load(con: Any, run_ids: list[str], artifact_root: Path) -> list[Run]:
+    """Full runs for ``run_ids``, in that order, reading each table once for all of them."""
+    if not run_ids:
+        return []
+    by_id: dict[str, Run] = {}
+    for row in con.execute(
+        f"SELECT {RUN_COLUMNS} FROM runs WHERE list_contains(?, run_id)", [run_ids]
+    ).fetchall():
+        info = RunInfo(
+            run_id=row[0],
+            experiment_id=str(row[1]),
+            run_name=row[2],
+            user_id=row[3],
+            status=row[4],
+            start_time=row[5],
+            end_time=row[6],
+            lifecycle_stage=row[7],
+            artifact_uri=artifact_uri(artifact_root, row[8]),
+            parent_run_id=row[9],
+        )
+        by_id[row[0]] = Run(info=info, data=RunData())
+    for run_id, key, value in con.execute(
+        "SELECT run_id, key, value FROM params WHERE list_contains(?, run_id)", [run_ids]
+    ).fetchall():
+        by_id[run_id].data.params[key] = value
+    for run_id, key, value in con.execute(
+        "SELECT run_id, key, value FROM tags WHERE list_contains(?, run_id)", [run_ids]
+    ).fetchall():
+        by_id[run_id].data.tags[key] = value
+    for run_id, key, value in con.execute(
+        "SELECT run_id, key, value FROM latest_metrics WHERE list_contains(?, run_id)", [run_ids]
+    ).fetchall():
+        by_id[run_id].data.metrics[key] = value
+    for row in con.execute(
+        "SELECT i.run_id, i.name, i.digest, d.source_type, d.source, d.schema, d.profile, "
+        "i.context, i.tags FROM inputs i JOIN runs r USING (run_id) "
+        "LEFT JOIN datasets d ON d.experiment_id = r.experiment_id AND d.name = i.name "
+        "AND d.digest = i.digest WHERE list_contains(?, i.run_id) ORDER BY i.name",
+        [run_ids],
+    ).fetchall():
+        dataset = Dataset(row[1], row[2], row[3] or "local", row[4] or "", row[5], row[6])
+        by_id[row[0]].inputs.append(
+            DatasetInput(dataset, row[7], json.loads(row[8]) if row[8] else {})
+        )
+    return [by_id[i] for i in run_ids if i in by_id]
+
+
+def get(con: Any, run_id: str, artifact_root: Path) -> Run:
+    require(con, run_id)
+    return load(con, [run_id], artifact_root)[0]
+
+
+def update(
+    con: Any, run_id: str, status: str | None, end_time: int | None, run_name: str | None
+) -> None:
+    require(con, run_id)
+    if status is not None and status not in RunStatus.ALL:
+        raise MltrackError(f"run status must be one of {', '.join(RunStatus.ALL)}, got {status!r}")
+    if status is not None:
+        # a run set back to RUNNING (resumed) has no end time yet
+        con.execute(
+            "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
+            [status, end_time if status != RunStatus.RUNNING else None, run_id],
+        )
+    elif end_time is not None:
+        con.execute("UPDATE runs SET end_time = ? WHERE run_id = ?", [end_time, run_id])
+    if run_name is not None:
+        con.execute("UPDATE runs SET run_name = ? WHERE run_id = ?", [run_name, run_id])
+        con.execute(
+            "INSERT OR REPLACE INTO tags VALUES (?, 'mlflow.runName', ?, NULL)", [run_id, run_name]
+        )
+
+
+def set_lifecycle(con: Any, run_id: str, stage: str, now: int) -> None:
+    require(con, run_id)
+    con.execute(
+        "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_id = ?",
+        [stage, now if stage == "deleted" else None, run_id],
+    )
+
+
+def cells(con: Any, run_id: str) -> list[Cell]:
+    require(con, run_id)
+    rows = con.execute(
+        "SELECT run_id, seq, cell_id, execution_count, source, start_time, duration_ms, outcome, "
+        "error_type, error_message FROM cells WHERE run_id = ? ORDER BY seq",
+        [run_id],
+    ).fetchall()
+    return [Cell(*row) for row in rows]
+
+
+def artifact_index(con: Any, run_id: str) -> dict[str, tuple]:
+    """Indexed artifacts of a run: path -> (size, media_type, cell_id)."""
+    return {
+        row[0]: row[1:]
+        for row in con.execute(
+            "SELECT path, size, media_type, cell_id FROM artifacts WHERE run_id = ?", [run_id]
+        ).fetchall()
+    }

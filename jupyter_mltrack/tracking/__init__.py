@@ -1,0 +1,1 @@
+"""The tracking API: fluent functions, the explicit-id client, the log buffer."""

@@ -1,0 +1,211 @@
+"""The in-memory log buffer, its background flusher, and the durable spool.
+
+Logging calls append a tuple to a list and return; a daemon thread ships what accumulated to the
+store on a short timer, when the buffer grows large, and whenever someone calls :meth:`flush`
+(reads, ``end_run``, interpreter exit). When the store cannot take a batch (another process
+holds the file for too long, a server is down), the batch is written to the spool folder and
+replayed by the next flush, so a point once logged is only lost if the process dies before the
+next flush.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from ..errors import ErrorCode, MltrackError
+from ..store.base import AbstractStore, WriteBatch
+
+log = logging.getLogger("jupyter_mltrack")
+
+DEFAULT_FLUSH_INTERVAL_S = 1.0
+# Past this many buffered metric points the flusher is woken early, bounding memory.
+EARLY_FLUSH_POINTS = 200_000
+
+
+class LogBuffer:
+    """What was logged since the last flush. Thread-safe; appends are O(1)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._batch = WriteBatch()
+        self.wake: threading.Event | None = None
+
+    def add_metric(self, row: tuple) -> None:
+        with self._lock:
+            metrics = self._batch.metrics
+            metrics.append(row)
+        if len(metrics) >= EARLY_FLUSH_POINTS and self.wake is not None:
+            self.wake.set()
+
+    def extend(self, kind: str, rows: list) -> None:
+        """Append rows to one list of the batch (``metrics``, ``params``, ``tags``, …)."""
+        with self._lock:
+            getattr(self._batch, kind).extend(rows)
+        if kind == "metrics" and len(self._batch.metrics) >= EARLY_FLUSH_POINTS and self.wake:
+            self.wake.set()
+
+    def drain(self) -> WriteBatch:
+        """Take everything buffered so far, leaving the buffer empty."""
+        with self._lock:
+            batch, self._batch = self._batch, WriteBatch()
+        return batch
+
+    def __len__(self) -> int:
+        return len(self._batch)
+
+
+class Spool:
+    """Batches on disk waiting to be written, one JSON file each.
+
+    A file is claimed by renaming it before replay, so two processes never replay the same
+    batch; claims left by a process that died are taken over.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._counter = 0
+
+    def put(self, batch: WriteBatch) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._counter += 1
+        name = f"{time.time_ns():020d}-{os.getpid()}-{self._counter}.json"
+        tmp = self.folder / f".{name}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(batch.to_json(), fh)  # NaN and ±inf survive Python's json round trip
+            fh.flush()
+            os.fsync(fh.fileno())
+        final = self.folder / name
+        os.replace(tmp, final)
+        return final
+
+    def pending(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(self.folder.glob("*.json")) + [
+            p for p in sorted(self.folder.glob("*.claimed-*")) if not _pid_alive(p)
+        ]
+
+    def replay(self, store: AbstractStore) -> int:
+        """Write every pending batch to ``store``; return how many were written."""
+        done = 0
+        for path in self.pending():
+            claimed = path.with_name(f"{path.name.split('.json')[0]}.json.claimed-{os.getpid()}")
+            try:
+                os.replace(path, claimed)
+            except FileNotFoundError:
+                continue  # another process claimed it first
+            batch = WriteBatch.from_json(json.loads(claimed.read_text(encoding="utf-8")))
+            try:
+                for warning in store.write_batch(batch, skip_invalid=True):
+                    log.warning("jupyter-mltrack spool replay: %s", warning)
+            except MltrackError as exc:
+                if exc.code == ErrorCode.STORE_UNAVAILABLE:
+                    os.replace(claimed, claimed.with_name(claimed.name.split(".claimed-")[0]))
+                    raise
+                # A batch the store refuses for good must not block every later flush: keep
+                # it aside, whole, for a person to look at.
+                failed = self.folder / "failed"
+                failed.mkdir(exist_ok=True)
+                os.replace(claimed, failed / claimed.name.split(".claimed-")[0])
+                log.error("jupyter-mltrack: spooled batch refused (%s); kept in %s", exc, failed)
+                continue
+            except BaseException:
+                os.replace(claimed, claimed.with_name(claimed.name.split(".claimed-")[0]))
+                raise
+            claimed.unlink()
+            done += 1
+        return done
+
+
+def _pid_alive(path: Path) -> bool:
+    try:
+        pid = int(path.name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Flusher:
+    """A daemon thread that moves the buffer to the store.
+
+    Parameters
+    ----------
+    store, buffer, spool:
+        Where batches go, where they come from, where they wait when the store cannot take them.
+    interval:
+        Seconds between timed flushes (``MLTRACK_FLUSH_INTERVAL``).
+    """
+
+    def __init__(
+        self, store: AbstractStore, buffer: LogBuffer, spool: Spool, interval: float
+    ) -> None:
+        self.store = store
+        self.buffer = buffer
+        self.spool = spool
+        self.interval = interval
+        self._wake = threading.Event()
+        buffer.wake = self._wake
+        self._flush_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self.last_error: Exception | None = None
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name="mltrack-flusher", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - the thread must survive to flush again
+                log.warning("jupyter-mltrack background flush failed: %s", exc)
+
+    def flush(self) -> None:
+        """Write everything buffered (and anything spooled) to the store, or spool it.
+
+        Returns once the data is durable: in the store, or in the spool when the store could
+        not be reached (a warning says so).
+        """
+        with self._flush_lock:
+            batch = self.buffer.drain()
+            try:
+                if self.spool.pending():
+                    self.spool.replay(self.store)
+                if len(batch):
+                    for warning in self.store.write_batch(batch, skip_invalid=True):
+                        log.warning("jupyter-mltrack: %s", warning)
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - whatever failed, the batch must survive
+                self._spool(batch, exc)
+
+    def _spool(self, batch: WriteBatch, exc: Exception) -> None:
+        self.last_error = exc
+        if len(batch):
+            path = self.spool.put(batch)
+            log.warning(
+                "jupyter-mltrack: store unavailable (%s); %d rows spooled to %s and will be "
+                "written by the next flush", exc, len(batch), path,
+            )
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()

@@ -1,0 +1,487 @@
+"""The explicit-id tracking API: every call names its run or experiment.
+
+The fluent API (``mlt.log_metric`` …) is a thin layer over this class that supplies the active
+run. Writes of logged data are buffered (see :mod:`.buffer`); reads flush first, so a process
+always reads what it wrote.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..entities import (
+    ArtifactInfo,
+    Cell,
+    Dataset,
+    Experiment,
+    Metric,
+    MetricHistory,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from ..errors import MltrackError
+from ..validation import (
+    _valid_keys,
+    check_artifact_path,
+    check_key,
+    check_metric_value,
+    check_name,
+    check_step,
+    check_timestamp,
+    param_value_to_str,
+    tag_value_to_str,
+)
+from . import context, formats
+from .session import RunState, TrackingSession, get_session
+
+
+class PagedList(list):
+    """A page of results; ``token`` fetches the next page (None on the last)."""
+
+    def __init__(self, items: Iterable[Any], token: str | None):
+        super().__init__(items)
+        self.token = token
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class MltrackClient:
+    """Tracking operations on runs and experiments named by id.
+
+    Parameters
+    ----------
+    store:
+        The store directory; by default ``MLTRACK_STORE`` or ``~/.mltrack``.
+    """
+
+    def __init__(self, store: str | os.PathLike[str] | None = None):
+        self._session: TrackingSession = get_session(store)
+
+    @property
+    def store_dir(self) -> Path:
+        """Where this client's data goes."""
+        return self._session.store_dir
+
+    def flush(self) -> None:
+        """Make everything logged so far durable."""
+        self._session.flush()
+
+    # experiments ---------------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+    ) -> str:
+        """Create an experiment; return its id."""
+        checked = {check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
+        return self._session.store.create_experiment(name, artifact_location, checked)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._session.store.get_experiment(str(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self._session.store.get_experiment_by_name(name)
+
+    def search_experiments(
+        self,
+        view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        items, token = self._session.store.search_experiments(
+            view_type, filter_string, max_results, order_by, page_token
+        )
+        return PagedList(items, token)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._session.store.rename_experiment(str(experiment_id), new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._session.flush()
+        self._session.store.delete_experiment(str(experiment_id))
+        self._forget_runs()
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._session.store.restore_experiment(str(experiment_id))
+        self._forget_runs()
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        check_key(key, "tag key")
+        self._session.store.set_experiment_tag(str(experiment_id), key, tag_value_to_str(key, value))
+
+    # runs ----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str = "0",
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        start_time: int | None = None,
+        parent_run_id: str | None = None,
+        description: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run with MLflow's system tags (user, source, run name, parent)."""
+        if run_name is not None:
+            check_name(run_name, "run name")
+        if start_time is not None:
+            check_timestamp(start_time)
+        if parent_run_id is not None:
+            self._session.flush()
+        user = _user()
+        source_name, source_type = _source()
+        system = {
+            "mlflow.user": user,
+            "mlflow.source.name": source_name,
+            "mlflow.source.type": source_type,
+        }
+        if parent_run_id:
+            system["mlflow.parentRunId"] = parent_run_id
+        if description:
+            system["mlflow.note.content"] = description
+        user_tags = {check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
+        name = run_name or user_tags.get("mlflow.runName") or _generated_name()
+        all_tags = {**system, **user_tags, "mlflow.runName": name}
+        run = self._session.store.create_run(
+            str(experiment_id),
+            name,
+            user,
+            start_time if start_time is not None else _now_ms(),
+            all_tags,
+            parent_run_id,
+        )
+        self._session.remember(
+            RunState(run.info.run_id, run.info.experiment_id, RunStatus.RUNNING, "active")
+        )
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        """The run as stored, including everything this process has logged to it."""
+        self._session.flush()
+        return self._session.store.get_run(run_id)
+
+    def resume_run(self, run_id: str) -> Run:
+        """Set a run back to RUNNING so it can be logged to again."""
+        self._session.flush()
+        run = self._session.store.update_run(run_id, status=RunStatus.RUNNING)
+        if run.info.lifecycle_stage != "active":
+            raise MltrackError(f"run {run_id!r} is deleted; restore it before resuming it")
+        self._session.remember(
+            RunState(run_id, run.info.experiment_id, RunStatus.RUNNING, "active",
+                     dict(run.data.params))
+        )
+        return run
+
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> None:
+        """End a run: flush what it logged, then set its status and end time together."""
+        if status not in RunStatus.TERMINAL:
+            raise MltrackError(
+                f"end status must be one of {', '.join(RunStatus.TERMINAL)}, got {status!r}"
+            )
+        if end_time is not None:
+            check_timestamp(end_time)
+        state = self._session.run_state(run_id)
+        self._session.buffer.extend(
+            "run_updates", [(run_id, status, end_time if end_time is not None else _now_ms())]
+        )
+        self._session.flush()
+        state.status = status
+
+    def update_run(self, run_id: str, name: str | None = None, status: str | None = None) -> Run:
+        """Rename a run or change its status."""
+        self._session.flush()
+        run = self._session.store.update_run(run_id, status=status, run_name=name)
+        self._session.run_state(run_id).status = run.info.status
+        return run
+
+    def delete_run(self, run_id: str) -> None:
+        """Mark a run deleted (``restore_run`` brings it back; ``mltrack gc`` removes it)."""
+        self._session.flush()
+        self._session.store.delete_run(run_id)
+        self._session.run_state(run_id).lifecycle_stage = "deleted"
+
+    def restore_run(self, run_id: str) -> None:
+        self._session.store.restore_run(run_id)
+        self._session.run_state(run_id).lifecycle_stage = "active"
+
+    # logging (buffered) --------------------------------------------------------------------
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Log one metric point. Returns in about a microsecond; the write is buffered."""
+        state = self._session._runs.get(run_id)
+        if state is None or state.status != "RUNNING" or state.lifecycle_stage != "active":
+            self._session.writable_run(run_id)
+        if key not in _valid_keys:
+            check_key(key, "metric key")
+        if type(value) is not float:
+            value = check_metric_value(key, value)
+        self._session.buffer.add_metric(
+            (
+                run_id,
+                key,
+                value,
+                0 if step is None else check_step(step),
+                int(time.time() * 1000) if timestamp is None else check_timestamp(timestamp),
+                context.current.cell_id,
+            )
+        )
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        """Log a param; a param keeps its first value (changing it raises). Returns ``value``."""
+        self.log_batch(run_id, params=[Param(key, value)])
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags=[RunTag(key, value)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._session.writable_run(run_id)
+        check_key(key, "tag key")
+        self._session.buffer.extend("tags", [(run_id, key, None, context.current.cell_id)])
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[Metric] = (),
+        params: Iterable[Param] = (),
+        tags: Iterable[RunTag] = (),
+    ) -> None:
+        """Log many metrics, params and tags at once. Everything is checked before anything is
+        buffered, so a bad item leaves the run unchanged."""
+        state = self._session.writable_run(run_id)
+        cell = context.current.cell_id
+        metric_rows = []
+        for m in metrics:
+            check_key(m.key, "metric key")
+            metric_rows.append(
+                (run_id, m.key, check_metric_value(m.key, m.value), check_step(m.step),
+                 check_timestamp(m.timestamp), cell)
+            )
+        param_rows = []
+        pending: dict[str, str] = {}
+        for p in params:
+            check_key(p.key, "param key")
+            value = param_value_to_str(p.key, p.value)
+            old = pending.get(p.key, state.params.get(p.key))
+            if old is not None and old != value:
+                raise MltrackError(
+                    f"param {p.key!r} of run {run_id!r} is already {old!r}; cannot change it to "
+                    f"{value!r} (params are immutable: log a new key instead)"
+                )
+            if old is None:
+                pending[p.key] = value
+                param_rows.append((run_id, p.key, value, cell))
+        tag_rows = [
+            (run_id, check_key(t.key, "tag key"), tag_value_to_str(t.key, t.value), cell)
+            for t in tags
+        ]
+        state.params.update(pending)
+        if metric_rows:
+            self._session.buffer.extend("metrics", metric_rows)
+        if param_rows:
+            self._session.buffer.extend("params", param_rows)
+        if tag_rows:
+            self._session.buffer.extend("tags", tag_rows)
+
+    def log_input(
+        self,
+        run_id: str,
+        dataset: Dataset,
+        context_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record that a run used a dataset (``context_name``: e.g. "training")."""
+        state = self._session.writable_run(run_id)
+        if not isinstance(dataset, Dataset):
+            raise MltrackError(
+                f"log_input takes a jupyter_mltrack Dataset (see mlt.data.from_pandas), "
+                f"got {type(dataset).__name__}"
+            )
+        check_name(dataset.name, "dataset name")
+        check_name(dataset.digest, "dataset digest")
+        tag_map = {check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
+        if context_name is not None:
+            tag_map["mlflow.data.context"] = tag_value_to_str("context", context_name)
+        self._session.buffer.extend(
+            "inputs",
+            [(run_id, state.experiment_id, dataset.name, dataset.digest, dataset.source_type,
+              dataset.source, dataset.schema, dataset.profile, context_name,
+              json.dumps(tag_map), context.current.cell_id)],
+        )
+
+    # artifacts -----------------------------------------------------------------------------
+    def _index(self, run_id: str, written: list[tuple[str, int, str]]) -> None:
+        cell = context.current.cell_id
+        now = _now_ms()
+        self._session.buffer.extend(
+            "artifacts", [(run_id, rel, size, media, cell, now) for rel, size, media in written]
+        )
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str],
+                     artifact_path: str | None = None) -> None:
+        """Copy a file into the run's artifacts (under ``artifact_path`` if given)."""
+        self._session.writable_run(run_id)
+        if not Path(local_path).is_file():
+            raise MltrackError(f"log_artifact: {local_path} is not a file")
+        self._index(run_id, self._session.store.save_artifact_files(
+            run_id, Path(local_path), artifact_path))
+
+    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str],
+                      artifact_path: str | None = None) -> None:
+        """Copy a folder's files into the run's artifacts."""
+        self._session.writable_run(run_id)
+        if not Path(local_dir).is_dir():
+            raise MltrackError(f"log_artifacts: {local_dir} is not a folder")
+        self._index(run_id, self._session.store.save_artifact_files(
+            run_id, Path(local_dir), artifact_path))
+
+    def _log_bytes(self, run_id: str, artifact_file: str, data: bytes) -> None:
+        self._session.writable_run(run_id)
+        self._index(run_id, [self._session.store.save_artifact_bytes(run_id, artifact_file, data)])
+
+    def _check_file(self, run_id: str, artifact_file: str) -> str:
+        self._session.writable_run(run_id)
+        rel = check_artifact_path(artifact_file, "artifact file")
+        if not rel:
+            raise MltrackError("artifact file name must not be empty")
+        return rel
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        rel = self._check_file(run_id, artifact_file)
+        if not isinstance(text, str):
+            raise MltrackError(f"log_text takes a str, got {type(text).__name__}")
+        self._log_bytes(run_id, rel, text.encode("utf-8"))
+
+    def log_dict(self, run_id: str, dictionary: dict, artifact_file: str) -> None:
+        rel = self._check_file(run_id, artifact_file)
+        self._log_bytes(run_id, rel, formats.dict_bytes(dictionary, rel))
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        rel = self._check_file(run_id, artifact_file)
+        self._log_bytes(run_id, rel, formats.figure_bytes(figure, rel))
+
+    def log_image(self, run_id: str, image: Any, artifact_file: str) -> None:
+        rel = self._check_file(run_id, artifact_file)
+        self._log_bytes(run_id, rel, formats.image_bytes(image, rel))
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        rel = self._check_file(run_id, artifact_file)
+        self._log_bytes(run_id, rel, formats.table_bytes(data, rel))
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[ArtifactInfo]:
+        """One folder of a run's artifacts (the root by default)."""
+        self._session.flush()
+        return self._session.store.list_artifacts(run_id, check_artifact_path(path))
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        """Copy an artifact file or folder to ``dst_path`` (a temporary folder by default)."""
+        import shutil
+        import tempfile
+
+        self._session.flush()
+        source = self._session.store.artifact_file(run_id, path)
+        dst = Path(dst_path or tempfile.mkdtemp(prefix="mltrack-"))
+        dst.mkdir(parents=True, exist_ok=True)
+        target = dst / source.name
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(source, target)
+        return str(target)
+
+    # reads ---------------------------------------------------------------------------------
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
+        """Every point of one metric, ordered by step (columns, not objects: see MetricHistory)."""
+        check_key(key, "metric key")
+        self._session.flush()
+        return self._session.store.get_metric_history(run_id, key)
+
+    def search_runs(
+        self,
+        experiment_ids: list[str] | str,
+        filter_string: str = "",
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Runs matching a filter (MLflow's grammar, plus OR and parentheses), one page."""
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        self._session.flush()
+        items, token = self._session.store.search_runs(
+            [str(e) for e in experiment_ids], filter_string, run_view_type, max_results,
+            order_by, page_token,
+        )
+        return PagedList(items, token)
+
+    def search_runs_frame(
+        self,
+        experiment_ids: list[str],
+        filter_string: str = "",
+        run_view_type: str = ViewType.ACTIVE_ONLY,
+        max_results: int = 100_000,
+        order_by: list[str] | None = None,
+    ) -> Any:
+        """Matching runs as a pandas DataFrame with MLflow's column names."""
+        self._session.flush()
+        return self._session.store.search_runs_frame(
+            [str(e) for e in experiment_ids], filter_string, run_view_type, max_results, order_by
+        )
+
+    def get_cells(self, run_id: str) -> list[Cell]:
+        """The notebook cells executed while the run was active, in order."""
+        self._session.flush()
+        return self._session.store.get_cells(run_id)
+
+    def _forget_runs(self) -> None:
+        # an experiment's lifecycle changed its runs' too: re-read their state on next use
+        self._session._runs.clear()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        return "unknown"
+
+
+def _source() -> tuple[str, str]:
+    """The notebook (Jupyter sets JPY_SESSION_NAME in kernels) or the script being run."""
+    import sys
+
+    notebook = os.environ.get("JPY_SESSION_NAME")
+    if notebook:
+        return notebook, "NOTEBOOK"
+    script = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
+    return script, "LOCAL"
+
+
+_ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid",
+               "merry", "nimble", "proud", "quick", "sunny", "tidy", "vivid", "witty", "zesty")
+_NOUNS = ("badger", "crane", "dingo", "egret", "ferret", "gecko", "heron", "ibis", "koala",
+          "lemur", "marten", "newt", "otter", "panda", "quail", "raven", "stoat", "tapir")
+
+
+def _generated_name() -> str:
+    """A readable run name, as MLflow gives (``brisk-otter-417``)."""
+    import random
+
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"

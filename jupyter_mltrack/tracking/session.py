@@ -1,0 +1,115 @@
+"""One tracking session per store per process: the store, its buffer and its flusher.
+
+The fluent API and every :class:`MltrackClient` on the same store share one session, so there is
+one buffer to flush and one place that knows which runs this process may log to.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import resolve_store_dir
+from ..entities import RunStatus
+from ..errors import ErrorCode, MltrackError
+from ..store import open_store
+from ..store.base import AbstractStore
+from .buffer import DEFAULT_FLUSH_INTERVAL_S, Flusher, LogBuffer, Spool
+
+
+@dataclass
+class RunState:
+    """What this process knows of a run it logs to (kept so logging needs no store reads)."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    lifecycle_stage: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class TrackingSession:
+    """The store, buffer and flusher for one store directory."""
+
+    def __init__(self, store_dir: Path):
+        self.store_dir = store_dir
+        self.store: AbstractStore = open_store(store_dir)
+        self.buffer = LogBuffer()
+        interval = float(os.environ.get("MLTRACK_FLUSH_INTERVAL", DEFAULT_FLUSH_INTERVAL_S))
+        self.flusher = Flusher(self.store, self.buffer, Spool(store_dir / "spool"), interval)
+        self.flusher.start()
+        self._runs: dict[str, RunState] = {}
+        self._runs_lock = threading.Lock()
+
+    def flush(self) -> None:
+        """Make everything logged so far durable."""
+        self.flusher.flush()
+
+    def remember(self, state: RunState) -> None:
+        with self._runs_lock:
+            self._runs[state.run_id] = state
+
+    def run_state(self, run_id: str) -> RunState:
+        """This process's view of a run, read from the store the first time."""
+        state = self._runs.get(run_id)
+        if state is None:
+            if not isinstance(run_id, str) or not run_id:
+                raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")
+            run = self.store.get_run(run_id)
+            state = RunState(
+                run_id,
+                run.info.experiment_id,
+                run.info.status,
+                run.info.lifecycle_stage,
+                dict(run.data.params),
+            )
+            self.remember(state)
+        return state
+
+    def writable_run(self, run_id: str) -> RunState:
+        """The run's state, if it can be logged to: active (not deleted) and RUNNING."""
+        state = self.run_state(run_id)
+        if state.lifecycle_stage != "active":
+            raise MltrackError(
+                f"run {run_id!r} is deleted; restore it before logging to it",
+                ErrorCode.INVALID_STATE,
+            )
+        if state.status != RunStatus.RUNNING:
+            raise MltrackError(
+                f"run {run_id!r} is {state.status}; resume it with start_run(run_id=...) "
+                "before logging to it",
+                ErrorCode.INVALID_STATE,
+            )
+        return state
+
+
+_sessions: dict[Path, TrackingSession] = {}
+_sessions_lock = threading.Lock()
+
+
+def get_session(store: str | os.PathLike[str] | None = None) -> TrackingSession:
+    """The session for a store directory (found by the rule in :mod:`jupyter_mltrack.config`)."""
+    store_dir = resolve_store_dir(store)
+    session = _sessions.get(store_dir)
+    if session is None:
+        with _sessions_lock:
+            session = _sessions.get(store_dir)
+            if session is None:
+                session = _sessions[store_dir] = TrackingSession(store_dir)
+    return session
+
+
+def _flush_and_close_all() -> None:
+    """At interpreter exit: flush every session, then release the database files."""
+    for session in list(_sessions.values()):
+        session.flusher.stop()
+        session.flush()
+        close = getattr(session.store, "close", None)
+        if close is not None:
+            close()
+
+
+atexit.register(_flush_and_close_all)
