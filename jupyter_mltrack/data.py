@@ -22,7 +22,7 @@ def from_pandas(
     hashed = pd.util.hash_pandas_object(df, index=True).to_numpy()
     digest = hashlib.sha256(hashed.tobytes() + ",".join(map(str, df.columns)).encode())
     schema = {"columns": [{"name": str(c), "type": str(t)} for c, t in df.dtypes.items()]}
-    profile = {"num_rows": int(len(df)), "num_columns": int(df.shape[1])}
+    profile = {"num_rows": len(df), "num_columns": int(df.shape[1])}
     return Dataset(
         name=check_name(name, "dataset name") if name is not None else "dataset",
         digest=digest.hexdigest()[:16],

@@ -69,9 +69,7 @@ def check_step(step: object) -> int:
 def check_timestamp(timestamp: object) -> int:
     """Check a timestamp in milliseconds since the epoch."""
     if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral):
-        raise MltrackError(
-            f"timestamp must be an integer (ms since the epoch), got {timestamp!r}"
-        )
+        raise MltrackError(f"timestamp must be an integer (ms since the epoch), got {timestamp!r}")
     if timestamp < 0:
         raise MltrackError(f"timestamp must not be negative, got {timestamp}")
     return int(timestamp)
@@ -127,4 +125,3 @@ def check_artifact_path(path: object, what: str = "artifact path") -> str:
         raise MltrackError(f"{what} {path!r} must not leave the run's artifact folder ('..')")
     norm = posixpath.normpath(path) if path else ""
     return "" if norm == "." else norm
-

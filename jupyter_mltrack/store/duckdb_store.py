@@ -120,8 +120,14 @@ class DuckDBStore(AbstractStore):
         run_id = run_id or uuid.uuid4().hex
         with self.connector.transaction() as con:
             runs.create(
-                con, run_id, experiment_id, run_name or run_id[:8], user_id, start_time,
-                tags, parent_run_id,
+                con,
+                run_id,
+                experiment_id,
+                run_name or run_id[:8],
+                user_id,
+                start_time,
+                tags,
+                parent_run_id,
             )
             return runs.get(con, run_id, self.artifact_root)
 
@@ -173,8 +179,14 @@ class DuckDBStore(AbstractStore):
         reads._check_max_results(max_results)
         with self.connector.connect() as con:
             return reads.search(
-                con, self.artifact_root, experiment_ids, filter_string, view_type,
-                max_results, order_by, page_token,
+                con,
+                self.artifact_root,
+                experiment_ids,
+                filter_string,
+                view_type,
+                max_results,
+                order_by,
+                page_token,
             )
 
     def search_runs_frame(
@@ -187,8 +199,13 @@ class DuckDBStore(AbstractStore):
     ) -> Any:
         with self.connector.connect() as con:
             return reads.runs_frame(
-                con, self.artifact_root, experiment_ids, filter_string, view_type,
-                max_results, order_by,
+                con,
+                self.artifact_root,
+                experiment_ids,
+                filter_string,
+                view_type,
+                max_results,
+                order_by,
             )
 
     def get_cells(self, run_id: str) -> list[Cell]:
@@ -247,8 +264,16 @@ class DuckDBStore(AbstractStore):
             ids = [r[0] for r in doomed]
             removed_rows = 0
             if ids:
-                for table in ("metrics", "latest_metrics", "params", "tags", "artifacts",
-                              "inputs", "cells", "runs"):
+                for table in (
+                    "metrics",
+                    "latest_metrics",
+                    "params",
+                    "tags",
+                    "artifacts",
+                    "inputs",
+                    "cells",
+                    "runs",
+                ):
                     (n,) = con.execute(
                         f"SELECT count(*) FROM {table} WHERE list_contains(?, run_id)", [ids]
                     ).fetchone()

@@ -23,7 +23,6 @@ def lifecycle_clause(view_type: str, column: str) -> str:
     return "TRUE"
 
 
-
 def parse_id(experiment_id: Any) -> int:
     try:
         value = int(str(experiment_id))
@@ -37,20 +36,18 @@ def parse_id(experiment_id: Any) -> int:
     return value
 
 
-
 def _to_entities(con: Any, rows: list[tuple]) -> list[Experiment]:
     if not rows:
         return []
     ids = [r[0] for r in rows]
     tags: dict[int, dict[str, str]] = {i: {} for i in ids}
     for exp_id, key, value in con.execute(
-        "SELECT experiment_id, key, value FROM experiment_tags WHERE list_contains(?, experiment_id)",
+        "SELECT experiment_id, key, value FROM experiment_tags "
+        "WHERE list_contains(?, experiment_id)",
         [ids],
     ).fetchall():
         tags[exp_id][key] = value
-    return [
-        Experiment(str(r[0]), r[1], r[2], r[3], r[4], r[5], tags=tags[r[0]]) for r in rows
-    ]
+    return [Experiment(str(r[0]), r[1], r[2], r[3], r[4], r[5], tags=tags[r[0]]) for r in rows]
 
 
 def create(
@@ -64,7 +61,9 @@ def create(
         raise MltrackError(
             f"an experiment named {name!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS
         )
-    (new_id,) = con.execute("SELECT coalesce(max(experiment_id), 0) + 1 FROM experiments").fetchone()
+    (new_id,) = con.execute(
+        "SELECT coalesce(max(experiment_id), 0) + 1 FROM experiments"
+    ).fetchone()
     con.execute(
         f"INSERT INTO experiments ({_COLUMNS}) VALUES (?, ?, ?, 'active', ?, ?)",
         [new_id, name, artifact_location or str(new_id), now, now],
@@ -98,7 +97,7 @@ def search(
     order_by: list[str] | None,
     page_token: str | None,
 ) -> tuple[list[Experiment], str | None]:
-    from ..search.filter_parser import parse_experiment_filter, parse_order_by
+    from ..search.filter_parser import parse_experiment_filter, parse_experiment_order_by
     from .search_sql import compile_experiment_filter, compile_experiment_order_by
 
     offset = paging.decode(page_token)
@@ -110,7 +109,7 @@ def search(
         where.append(sql)
         params.extend(args)
     order_sql, order_args = compile_experiment_order_by(
-        parse_order_by(order_by) if order_by else []
+        parse_experiment_order_by(order_by) if order_by else []
     )
     rows = con.execute(
         f"SELECT {', '.join('e.' + c.strip() for c in _COLUMNS.split(','))} FROM experiments e "

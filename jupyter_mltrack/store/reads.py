@@ -134,6 +134,14 @@ def runs_frame(
         wide.columns = [f"{prefix}.{k}" for k in wide.columns]
         frames.append(wide.reset_index(drop=True))
     frame = pd.concat(frames, axis=1)
-    leading = ["run_id", "experiment_id", "run_name", "status", "artifact_uri",
-               "start_time", "end_time", "parent_run_id"]
+    leading = [
+        "run_id",
+        "experiment_id",
+        "run_name",
+        "status",
+        "artifact_uri",
+        "start_time",
+        "end_time",
+        "parent_run_id",
+    ]
     return frame[leading + [c for c in frame.columns if c not in leading]]

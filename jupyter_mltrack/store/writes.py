@@ -19,9 +19,7 @@ def _arrow(rows: list[tuple], names: list[str], types: list[Any]) -> Any:
     import pyarrow as pa
 
     columns = list(zip(*rows)) if rows else [() for _ in names]
-    return pa.table(
-        [pa.array(col, type=typ) for col, typ in zip(columns, types)], names=names
-    )
+    return pa.table([pa.array(col, type=typ) for col, typ in zip(columns, types)], names=names)
 
 
 def _with_view(con: Any, name: str, table: Any, sql: str, params: list | None = None) -> None:
@@ -49,8 +47,9 @@ def _check_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[
         run_id, stage = next(iter(bad.items()))
         if stage is None:
             raise MltrackError(f"no run with id {run_id!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
-        raise MltrackError(f"run {run_id!r} is deleted; restore it before logging to it",
-                           ErrorCode.INVALID_STATE)
+        raise MltrackError(
+            f"run {run_id!r} is deleted; restore it before logging to it", ErrorCode.INVALID_STATE
+        )
     for run_id, stage in bad.items():
         warnings.append(f"dropped data for run {run_id!r}: it is {stage or 'missing'}")
     for attr in ("metrics", "params", "tags", "artifacts", "inputs", "run_updates"):
@@ -103,7 +102,7 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
     warnings: list[str] = []
     _check_runs(con, batch, skip_invalid, warnings)
     _check_params(con, batch, skip_invalid, warnings)
-    for run_id, status, _ in batch.run_updates:
+    for _, status, _ in batch.run_updates:
         if status not in RunStatus.ALL:
             raise MltrackError(f"run status must be one of {', '.join(RunStatus.ALL)}")
 
@@ -181,8 +180,19 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
         )
 
     for row in batch.inputs:
-        (run_id, experiment_id, name, digest, source_type, source, schema, profile,
-         context, tags_json, cell_id) = row
+        (
+            run_id,
+            experiment_id,
+            name,
+            digest,
+            source_type,
+            source,
+            schema,
+            profile,
+            context,
+            tags_json,
+            cell_id,
+        ) = row
         if experiment_id is None:
             (experiment_id,) = con.execute(
                 "SELECT experiment_id FROM runs WHERE run_id = ?", [run_id]
@@ -198,8 +208,18 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
 
     if batch.cells:
         cell_rows = [
-            (c.run_id, c.seq, c.cell_id, c.execution_count, c.source, c.start_time,
-             c.duration_ms, c.outcome, c.error_type, c.error_message)
+            (
+                c.run_id,
+                c.seq,
+                c.cell_id,
+                c.execution_count,
+                c.source,
+                c.start_time,
+                c.duration_ms,
+                c.outcome,
+                c.error_type,
+                c.error_message,
+            )
             for c in batch.cells
         ]
         _with_view(
@@ -207,10 +227,30 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
             "batch_cells",
             _arrow(
                 cell_rows,
-                ["run_id", "seq", "cell_id", "execution_count", "source", "start_time",
-                 "duration_ms", "outcome", "error_type", "error_message"],
-                [pa.string(), pa.int64(), pa.string(), pa.int64(), pa.string(), pa.int64(),
-                 pa.float64(), pa.string(), pa.string(), pa.string()],
+                [
+                    "run_id",
+                    "seq",
+                    "cell_id",
+                    "execution_count",
+                    "source",
+                    "start_time",
+                    "duration_ms",
+                    "outcome",
+                    "error_type",
+                    "error_message",
+                ],
+                [
+                    pa.string(),
+                    pa.int64(),
+                    pa.string(),
+                    pa.int64(),
+                    pa.string(),
+                    pa.int64(),
+                    pa.float64(),
+                    pa.string(),
+                    pa.string(),
+                    pa.string(),
+                ],
             ),
             "INSERT OR REPLACE INTO cells SELECT * FROM batch_cells",
         )
@@ -221,4 +261,3 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
             [status, end_time if status != RunStatus.RUNNING else None, run_id],
         )
     return warnings
-

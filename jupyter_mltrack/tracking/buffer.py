@@ -165,9 +165,7 @@ class Flusher:
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._run, name="mltrack-flusher", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="mltrack-flusher", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
@@ -203,7 +201,10 @@ class Flusher:
             path = self.spool.put(batch)
             log.warning(
                 "jupyter-mltrack: store unavailable (%s); %d rows spooled to %s and will be "
-                "written by the next flush", exc, len(batch), path,
+                "written by the next flush",
+                exc,
+                len(batch),
+                path,
             )
 
     def stop(self) -> None:

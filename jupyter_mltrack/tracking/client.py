@@ -118,7 +118,9 @@ class MltrackClient:
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         check_key(key, "tag key")
-        self._session.store.set_experiment_tag(str(experiment_id), key, tag_value_to_str(key, value))
+        self._session.store.set_experiment_tag(
+            str(experiment_id), key, tag_value_to_str(key, value)
+        )
 
     # runs ----------------------------------------------------------------------------------
     def create_run(
@@ -148,7 +150,9 @@ class MltrackClient:
             system["mlflow.parentRunId"] = parent_run_id
         if description:
             system["mlflow.note.content"] = description
-        user_tags = {check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
+        user_tags = {
+            check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()
+        }
         name = run_name or user_tags.get("mlflow.runName") or _generated_name()
         all_tags = {**system, **user_tags, "mlflow.runName": name}
         run = self._session.store.create_run(
@@ -176,8 +180,9 @@ class MltrackClient:
         if run.info.lifecycle_stage != "active":
             raise MltrackError(f"run {run_id!r} is deleted; restore it before resuming it")
         self._session.remember(
-            RunState(run_id, run.info.experiment_id, RunStatus.RUNNING, "active",
-                     dict(run.data.params))
+            RunState(
+                run_id, run.info.experiment_id, RunStatus.RUNNING, "active", dict(run.data.params)
+            )
         )
         return run
 
@@ -271,8 +276,14 @@ class MltrackClient:
         for m in metrics:
             check_key(m.key, "metric key")
             metric_rows.append(
-                (run_id, m.key, check_metric_value(m.key, m.value), check_step(m.step),
-                 check_timestamp(m.timestamp), cell)
+                (
+                    run_id,
+                    m.key,
+                    check_metric_value(m.key, m.value),
+                    check_step(m.step),
+                    check_timestamp(m.timestamp),
+                    cell,
+                )
             )
         param_rows = []
         pending: dict[str, str] = {}
@@ -321,9 +332,21 @@ class MltrackClient:
             tag_map["mlflow.data.context"] = tag_value_to_str("context", context_name)
         self._session.buffer.extend(
             "inputs",
-            [(run_id, state.experiment_id, dataset.name, dataset.digest, dataset.source_type,
-              dataset.source, dataset.schema, dataset.profile, context_name,
-              json.dumps(tag_map), context.current.cell_id)],
+            [
+                (
+                    run_id,
+                    state.experiment_id,
+                    dataset.name,
+                    dataset.digest,
+                    dataset.source_type,
+                    dataset.source,
+                    dataset.schema,
+                    dataset.profile,
+                    context_name,
+                    json.dumps(tag_map),
+                    context.current.cell_id,
+                )
+            ],
         )
 
     # artifacts -----------------------------------------------------------------------------
@@ -334,23 +357,27 @@ class MltrackClient:
             "artifacts", [(run_id, rel, size, media, cell, now) for rel, size, media in written]
         )
 
-    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str],
-                     artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         """Copy a file into the run's artifacts (under ``artifact_path`` if given)."""
         self._session.writable_run(run_id)
         if not Path(local_path).is_file():
             raise MltrackError(f"log_artifact: {local_path} is not a file")
-        self._index(run_id, self._session.store.save_artifact_files(
-            run_id, Path(local_path), artifact_path))
+        self._index(
+            run_id, self._session.store.save_artifact_files(run_id, Path(local_path), artifact_path)
+        )
 
-    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str],
-                      artifact_path: str | None = None) -> None:
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         """Copy a folder's files into the run's artifacts."""
         self._session.writable_run(run_id)
         if not Path(local_dir).is_dir():
             raise MltrackError(f"log_artifacts: {local_dir} is not a folder")
-        self._index(run_id, self._session.store.save_artifact_files(
-            run_id, Path(local_dir), artifact_path))
+        self._index(
+            run_id, self._session.store.save_artifact_files(run_id, Path(local_dir), artifact_path)
+        )
 
     def _log_bytes(self, run_id: str, artifact_file: str, data: bytes) -> None:
         self._session.writable_run(run_id)
@@ -427,8 +454,12 @@ class MltrackClient:
             experiment_ids = [experiment_ids]
         self._session.flush()
         items, token = self._session.store.search_runs(
-            [str(e) for e in experiment_ids], filter_string, run_view_type, max_results,
-            order_by, page_token,
+            [str(e) for e in experiment_ids],
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
         )
         return PagedList(items, token)
 
@@ -474,10 +505,46 @@ def _source() -> tuple[str, str]:
     return script, "LOCAL"
 
 
-_ADJECTIVES = ("amber", "brisk", "calm", "deft", "eager", "fond", "glad", "keen", "lucid",
-               "merry", "nimble", "proud", "quick", "sunny", "tidy", "vivid", "witty", "zesty")
-_NOUNS = ("badger", "crane", "dingo", "egret", "ferret", "gecko", "heron", "ibis", "koala",
-          "lemur", "marten", "newt", "otter", "panda", "quail", "raven", "stoat", "tapir")
+_ADJECTIVES = (
+    "amber",
+    "brisk",
+    "calm",
+    "deft",
+    "eager",
+    "fond",
+    "glad",
+    "keen",
+    "lucid",
+    "merry",
+    "nimble",
+    "proud",
+    "quick",
+    "sunny",
+    "tidy",
+    "vivid",
+    "witty",
+    "zesty",
+)
+_NOUNS = (
+    "badger",
+    "crane",
+    "dingo",
+    "egret",
+    "ferret",
+    "gecko",
+    "heron",
+    "ibis",
+    "koala",
+    "lemur",
+    "marten",
+    "newt",
+    "otter",
+    "panda",
+    "quail",
+    "raven",
+    "stoat",
+    "tapir",
+)
 
 
 def _generated_name() -> str:

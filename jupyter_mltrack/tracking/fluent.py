@@ -177,9 +177,7 @@ def _current_experiment_id() -> str:
     env_id = os.environ.get("MLTRACK_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_ID")
     if env_id:
         return env_id
-    env_name = os.environ.get("MLTRACK_EXPERIMENT_NAME") or os.environ.get(
-        "MLFLOW_EXPERIMENT_NAME"
-    )
+    env_name = os.environ.get("MLTRACK_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if env_name:
         return set_experiment(env_name).experiment_id
     return "0"
@@ -392,8 +390,10 @@ def search_runs(
         ids.append(exp.experiment_id)
     if not ids:
         if search_all_experiments:
-            ids = [e.experiment_id for e in search_experiments(view_type=ViewType.ALL,
-                                                                max_results=1_000_000)]
+            ids = [
+                e.experiment_id
+                for e in search_experiments(view_type=ViewType.ALL, max_results=1_000_000)
+            ]
         else:
             ids = [_current_experiment_id()]
     if output_format == "pandas":
@@ -402,8 +402,12 @@ def search_runs(
     token = None
     while len(runs) < max_results:
         page: PagedList = c.search_runs(
-            ids, filter_string, run_view_type, min(max_results - len(runs), 50_000),
-            order_by, token,
+            ids,
+            filter_string,
+            run_view_type,
+            min(max_results - len(runs), 50_000),
+            order_by,
+            token,
         )
         runs.extend(page)
         token = page.token

@@ -41,7 +41,9 @@ def figure_bytes(figure: Any, artifact_file: str) -> bytes:
         try:
             figure.savefig(buf, format=suffix.lstrip(".") or "png")
         except ValueError as exc:
-            raise MltrackError(f"log_figure: matplotlib cannot write {artifact_file!r}: {exc}")
+            raise MltrackError(
+                f"log_figure: matplotlib cannot write {artifact_file!r}: {exc}"
+            ) from None
         return buf.getvalue()
     if module.startswith("plotly"):
         if suffix == ".html":
@@ -86,8 +88,16 @@ def image_bytes(image: Any, artifact_file: str) -> bytes:
         else:
             raise MltrackError(f"log_image: arrays of dtype {array.dtype} are not images")
         image = Image.fromarray(array)
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".gif": "GIF", ".bmp": "BMP",
-           ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(_suffix(artifact_file))
+    fmt = {
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".png": "PNG",
+        ".gif": "GIF",
+        ".bmp": "BMP",
+        ".webp": "WEBP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+    }.get(_suffix(artifact_file))
     if fmt is None:
         raise MltrackError(f"log_image: cannot tell the image format of {artifact_file!r}")
     if fmt == "JPEG" and image.mode == "RGBA":
@@ -98,7 +108,7 @@ def image_bytes(image: Any, artifact_file: str) -> bytes:
 
 
 def table_bytes(data: Any, artifact_file: str) -> bytes:
-    """A DataFrame or a dict of columns as .json (MLflow's columns/data layout), .csv or .parquet."""
+    """A DataFrame or a dict of columns, as .json (columns/data layout), .csv or .parquet."""
     import pandas as pd
 
     if isinstance(data, dict):

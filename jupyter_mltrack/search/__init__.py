@@ -1,0 +1,1 @@
+"""Parsing of MLflow-style search filters and order-by clauses."""

@@ -1,0 +1,112 @@
+"""What every handler of the extension shares: store access, JSON in and out, one error shape.
+
+Handlers are adapters (parse, validate, call the store, serialise). Store calls block on DuckDB,
+so they run on a worker thread (:meth:`MltrackHandler.call`) to keep the server's IOLoop free.
+Every error leaves as ``{"error_code": …, "message": …}`` with the status from
+:data:`jupyter_mltrack.errors.HTTP_STATUS`, which is MLflow's shape too, so MLflow clients and
+the lab extension read errors the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..errors import ErrorCode, MltrackError
+from ..store.base import AbstractStore
+
+T = TypeVar("T")
+
+STORE_SETTING = "mltrack_store"
+CONFIG_SETTING = "mltrack_config"
+
+
+def _finite_or_str(value: Any) -> Any:
+    """JSON has no NaN or infinity: send them as MLflow does, as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite_or_str(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_str(v) for v in value]
+    return value
+
+
+def dumps(data: Any) -> str:
+    """Strict JSON (NaN and ±inf as strings)."""
+    return json.dumps(_finite_or_str(data), allow_nan=False, separators=(",", ":"))
+
+
+class MltrackHandler(APIHandler):
+    """Base of every jupyter-mltrack route. Subclasses decorate each verb with
+    ``@web.authenticated``; a test walks every route without credentials."""
+
+    @property
+    def store(self) -> AbstractStore:
+        return self.settings[STORE_SETTING]
+
+    @property
+    def mltrack_config(self) -> Any:
+        return self.settings[CONFIG_SETTING]
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking store call on a worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object; 400 if it is not one."""
+        raw = self.request.body
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MltrackError(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise MltrackError("request body must be a JSON object")
+        return data
+
+    def send_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, MltrackError):
+            body = exc.to_dict()
+        elif isinstance(exc, web.HTTPError):
+            code = {
+                401: ErrorCode.UNAUTHENTICATED,
+                403: ErrorCode.PERMISSION_DENIED,
+                404: ErrorCode.RESOURCE_DOES_NOT_EXIST,
+            }.get(
+                status_code,
+                ErrorCode.INVALID_PARAMETER_VALUE
+                if status_code < 500
+                else ErrorCode.INTERNAL_ERROR,
+            )
+            body = {"error_code": code.value, "message": exc.log_message or self._reason}
+        else:
+            body = {"error_code": ErrorCode.INTERNAL_ERROR.value, "message": self._reason}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # Expected errors are answers, not server faults: no traceback in the log for them.
+        if isinstance(value, MltrackError):
+            self.log.info("%s %s -> %s", self.request.method, self.request.path, value.message)
+            return
+        super().log_exception(typ, value, tb)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, MltrackError) and not self._finished:
+            self.send_error(e.http_status, exc_info=(type(e), e, e.__traceback__))
+            return
+        super()._handle_request_exception(e)
