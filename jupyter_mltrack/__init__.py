@@ -35,6 +35,7 @@ _FLUENT = (
     "log_image",
     "log_input",
     "log_metric",
+    "log_metric_series",
     "log_metrics",
     "log_param",
     "log_params",

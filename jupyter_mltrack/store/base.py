@@ -16,6 +16,8 @@ from ..entities import ArtifactInfo, Cell, Experiment, MetricHistory, Run
 
 # Row layouts of a WriteBatch; tuples keep the hot logging path to one allocation per call.
 # metric: (run_id, key, value, step, timestamp, cell_id)
+# metric series: (run_id, key, cell_id, values, steps, timestamps), the last three equal-length
+#          lists or numpy arrays: one metric's points in columns, as the buffer collects them
 # param:  (run_id, key, value, cell_id)
 # tag:    (run_id, key, value or None to delete, cell_id), applied in order
 # artifact: (run_id, path, size, media_type, cell_id, logged_time)
@@ -29,6 +31,7 @@ class WriteBatch:
     """Everything buffered since the last flush, applied by the store in one transaction."""
 
     metrics: list[tuple] = field(default_factory=list)
+    metric_series: list[tuple] = field(default_factory=list)
     params: list[tuple] = field(default_factory=list)
     tags: list[tuple] = field(default_factory=list)
     artifacts: list[tuple] = field(default_factory=list)
@@ -39,6 +42,7 @@ class WriteBatch:
     def __len__(self) -> int:
         return (
             len(self.metrics)
+            + sum(len(series[3]) for series in self.metric_series)
             + len(self.params)
             + len(self.tags)
             + len(self.artifacts)
@@ -50,7 +54,14 @@ class WriteBatch:
     def run_ids(self) -> set[str]:
         """Every run the batch writes to."""
         ids: set[str] = set()
-        for rows in (self.metrics, self.params, self.tags, self.artifacts, self.inputs):
+        for rows in (
+            self.metrics,
+            self.metric_series,
+            self.params,
+            self.tags,
+            self.artifacts,
+            self.inputs,
+        ):
             ids.update(row[0] for row in rows)
         ids.update(c.run_id for c in self.cells)
         ids.update(row[0] for row in self.run_updates)
@@ -60,6 +71,10 @@ class WriteBatch:
         """A JSON-ready form (for the spool and the REST client)."""
         return {
             "metrics": [list(r) for r in self.metrics],
+            "metric_series": [
+                [run_id, key, cell, _as_list(values), _as_list(steps), _as_list(timestamps)]
+                for run_id, key, cell, values, steps, timestamps in self.metric_series
+            ],
             "params": [list(r) for r in self.params],
             "tags": [list(r) for r in self.tags],
             "artifacts": [list(r) for r in self.artifacts],
@@ -73,6 +88,7 @@ class WriteBatch:
         """Inverse of :meth:`to_json`."""
         return cls(
             metrics=[tuple(r) for r in data.get("metrics", [])],
+            metric_series=[tuple(r) for r in data.get("metric_series", [])],
             params=[tuple(r) for r in data.get("params", [])],
             tags=[tuple(r) for r in data.get("tags", [])],
             artifacts=[tuple(r) for r in data.get("artifacts", [])],
@@ -80,6 +96,10 @@ class WriteBatch:
             cells=[Cell(**c) for c in data.get("cells", [])],
             run_updates=[tuple(r) for r in data.get("run_updates", [])],
         )
+
+
+def _as_list(values: Any) -> list:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 class AbstractStore(abc.ABC):

@@ -30,6 +30,48 @@ def _with_view(con: Any, name: str, table: Any, sql: str, params: list | None = 
         con.unregister(name)
 
 
+def _metrics_table(batch: WriteBatch) -> Any:
+    """One Arrow table of every metric point in the batch, rows and series alike.
+
+    Series arrive as columns already; their run id, key and cell become dictionary-encoded
+    columns built from a repeat of indices, so no per-point Python object is made.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    types = [pa.string(), pa.string(), pa.float64(), pa.int64(), pa.int64(), pa.string()]
+    parts = []
+    if batch.metrics:
+        parts.append(_arrow(batch.metrics, _METRIC_NAMES, types))
+    if batch.metric_series:
+        lengths = np.array([len(s[3]) for s in batch.metric_series], dtype=np.int64)
+        owners = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
+
+        def labels(position: int) -> Any:
+            dictionary = pa.array([s[position] for s in batch.metric_series], pa.string())
+            return pa.DictionaryArray.from_arrays(pa.array(owners), dictionary).cast(pa.string())
+
+        def numbers(position: int, dtype: Any) -> Any:
+            return np.concatenate(
+                [np.asarray(s[position], dtype=dtype) for s in batch.metric_series]
+            )
+
+        parts.append(
+            pa.table(
+                [
+                    labels(0),
+                    labels(1),
+                    pa.array(numbers(3, np.float64)),
+                    pa.array(numbers(4, np.int64)),
+                    pa.array(numbers(5, np.int64)),
+                    labels(2),
+                ],
+                names=_METRIC_NAMES,
+            )
+        )
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
+
 def _check_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[str]) -> None:
     """Refuse (or, for the flusher, drop) rows for runs that are missing or deleted."""
     ids = sorted(batch.run_ids())
@@ -52,7 +94,15 @@ def _check_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[
         )
     for run_id, stage in bad.items():
         warnings.append(f"dropped data for run {run_id!r}: it is {stage or 'missing'}")
-    for attr in ("metrics", "params", "tags", "artifacts", "inputs", "run_updates"):
+    for attr in (
+        "metrics",
+        "metric_series",
+        "params",
+        "tags",
+        "artifacts",
+        "inputs",
+        "run_updates",
+    ):
         setattr(batch, attr, [row for row in getattr(batch, attr) if row[0] not in bad])
     batch.cells = [c for c in batch.cells if c.run_id not in bad]
 
@@ -106,12 +156,8 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
         if status not in RunStatus.ALL:
             raise MltrackError(f"run status must be one of {', '.join(RunStatus.ALL)}")
 
-    if batch.metrics:
-        table = _arrow(
-            batch.metrics,
-            _METRIC_NAMES,
-            [pa.string(), pa.string(), pa.float64(), pa.int64(), pa.int64(), pa.string()],
-        )
+    if batch.metrics or batch.metric_series:
+        table = _metrics_table(batch)
         con.register("batch_metrics", table)
         try:
             con.execute(
@@ -122,9 +168,11 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
             # replaces the stored one, so batches that arrive out of order stay correct.
             con.execute(
                 "INSERT INTO latest_metrics "
-                "SELECT run_id, key, value, step, timestamp, cell_id FROM batch_metrics "
-                "QUALIFY row_number() OVER (PARTITION BY run_id, key "
-                "ORDER BY step DESC, timestamp DESC, value DESC) = 1 "
+                "SELECT run_id, key, p.v, p.s, p.t, p.c FROM ("
+                "  SELECT run_id, key, arg_max("
+                "    {'v': value, 's': step, 't': timestamp, 'c': cell_id},"
+                "    {'s': step, 't': timestamp, 'v': value}) AS p"
+                "  FROM batch_metrics GROUP BY run_id, key) "
                 "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, "
                 "step = excluded.step, timestamp = excluded.timestamp, cell_id = excluded.cell_id "
                 "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "

@@ -28,35 +28,60 @@ EARLY_FLUSH_POINTS = 200_000
 
 
 class LogBuffer:
-    """What was logged since the last flush. Thread-safe; appends are O(1)."""
+    """What was logged since the last flush. Thread-safe; appends are O(1).
+
+    Metric points are kept per series (run, key, cell) in three lists, so a flush hands columns
+    to Arrow instead of transposing a million tuples.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._batch = WriteBatch()
+        self._series: dict[tuple, tuple[list, list, list]] = {}
+        self._points = 0
         self.wake: threading.Event | None = None
 
-    def add_metric(self, row: tuple) -> None:
+    def add_metric(
+        self, run_id: str, key: str, value: float, step: int, timestamp: int, cell: str | None
+    ) -> None:
         with self._lock:
-            metrics = self._batch.metrics
-            metrics.append(row)
-        if len(metrics) >= EARLY_FLUSH_POINTS and self.wake is not None:
+            series = self._series.get((run_id, key, cell))
+            if series is None:
+                series = self._series[(run_id, key, cell)] = ([], [], [])
+            series[0].append(value)
+            series[1].append(step)
+            series[2].append(timestamp)
+            self._points += 1
+            points = self._points
+        if points >= EARLY_FLUSH_POINTS and self.wake is not None:
             self.wake.set()
 
     def extend(self, kind: str, rows: list) -> None:
         """Append rows to one list of the batch (``metrics``, ``params``, ``tags``, …)."""
         with self._lock:
             getattr(self._batch, kind).extend(rows)
-        if kind == "metrics" and len(self._batch.metrics) >= EARLY_FLUSH_POINTS and self.wake:
+            if kind == "metric_series":
+                self._points += sum(len(r[3]) for r in rows)
+            elif kind == "metrics":
+                self._points += len(rows)
+            points = self._points
+        if points >= EARLY_FLUSH_POINTS and self.wake is not None:
             self.wake.set()
 
     def drain(self) -> WriteBatch:
         """Take everything buffered so far, leaving the buffer empty."""
         with self._lock:
             batch, self._batch = self._batch, WriteBatch()
+            series, self._series = self._series, {}
+            self._points = 0
+        batch.metric_series.extend(
+            (run_id, key, cell, values, steps, timestamps)
+            for (run_id, key, cell), (values, steps, timestamps) in series.items()
+        )
         return batch
 
     def __len__(self) -> int:
-        return len(self._batch)
+        return len(self._batch) + self._points
 
 
 class Spool:

@@ -238,14 +238,60 @@ class MltrackClient:
         if type(value) is not float:
             value = check_metric_value(key, value)
         self._session.buffer.add_metric(
-            (
-                run_id,
-                key,
-                value,
-                0 if step is None else check_step(step),
-                int(time.time() * 1000) if timestamp is None else check_timestamp(timestamp),
-                context.current.cell_id,
-            )
+            run_id,
+            key,
+            value,
+            0 if step is None else check_step(step),
+            int(time.time() * 1000) if timestamp is None else check_timestamp(timestamp),
+            context.current.cell_id,
+        )
+
+    def log_metric_series(
+        self,
+        run_id: str,
+        key: str,
+        values: Any,
+        steps: Any = None,
+        timestamps: Any = None,
+    ) -> None:
+        """Log many points of one metric at once from arrays or lists.
+
+        ``steps`` defaults to 0, 1, 2, …; ``timestamps`` to now. The fastest way to log a
+        history that already exists as an array (a loss curve, a profile).
+        """
+        import numpy as np
+
+        self._session.writable_run(run_id)
+        check_key(key, "metric key")
+        try:
+            vals = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise MltrackError(f"metric {key!r}: values must be numbers") from None
+        if vals.ndim != 1:
+            raise MltrackError(f"metric {key!r}: values must be one-dimensional")
+        n = len(vals)
+        step_arr = np.arange(n, dtype=np.int64) if steps is None else np.asarray(steps)
+        if timestamps is None:
+            ts_arr = np.full(n, _now_ms(), dtype=np.int64)
+        else:
+            ts_arr = np.asarray(timestamps)
+        for name, arr in (("steps", step_arr), ("timestamps", ts_arr)):
+            if arr.shape != (n,) or (n and arr.dtype.kind not in "iu"):
+                raise MltrackError(f"metric {key!r}: {name} must be {n} integers")
+        if n and ts_arr.min() < 0:
+            raise MltrackError(f"metric {key!r}: timestamps must not be negative")
+        self._session.buffer.extend(
+            "metric_series",
+            [
+                (
+                    run_id,
+                    key,
+                    context.current.cell_id,
+                    vals.copy(),  # the caller may reuse its array after we return
+                    step_arr.astype(np.int64),
+                    ts_arr.astype(np.int64),
+                )
+            ],
         )
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -272,19 +318,26 @@ class MltrackClient:
         buffered, so a bad item leaves the run unchanged."""
         state = self._session.writable_run(run_id)
         cell = context.current.cell_id
-        metric_rows = []
+        # grouped per key into columns, the layout the buffer and the store's Arrow insert use
+        series: dict[str, tuple[list, list, list]] = {}
         for m in metrics:
-            check_key(m.key, "metric key")
-            metric_rows.append(
-                (
-                    run_id,
-                    m.key,
-                    check_metric_value(m.key, m.value),
-                    check_step(m.step),
-                    check_timestamp(m.timestamp),
-                    cell,
-                )
-            )
+            # inline fast paths: a batch of 1,000 points should cost microseconds, not a
+            # function call per check
+            key, value, step, ts = m.key, m.value, m.step, m.timestamp
+            if key not in _valid_keys:
+                check_key(key, "metric key")
+            if type(value) is not float:
+                value = check_metric_value(key, value)
+            if type(step) is not int:
+                step = check_step(step)
+            if type(ts) is not int or ts < 0:
+                ts = check_timestamp(ts)
+            columns = series.get(key)
+            if columns is None:
+                columns = series[key] = ([], [], [])
+            columns[0].append(value)
+            columns[1].append(step)
+            columns[2].append(ts)
         param_rows = []
         pending: dict[str, str] = {}
         for p in params:
@@ -304,8 +357,10 @@ class MltrackClient:
             for t in tags
         ]
         state.params.update(pending)
-        if metric_rows:
-            self._session.buffer.extend("metrics", metric_rows)
+        if series:
+            self._session.buffer.extend(
+                "metric_series", [(run_id, k, cell, *cols) for k, cols in series.items()]
+            )
         if param_rows:
             self._session.buffer.extend("params", param_rows)
         if tag_rows:

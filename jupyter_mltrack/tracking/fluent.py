@@ -276,6 +276,11 @@ def log_metrics(
     _get_client().log_batch(_run_id(), metrics=items)
 
 
+def log_metric_series(key: str, values: Any, steps: Any = None, timestamps: Any = None) -> None:
+    """Log a whole series of one metric (arrays or lists) to the active run in one call."""
+    _get_client().log_metric_series(_run_id(), key, values, steps, timestamps)
+
+
 def log_param(key: str, value: Any) -> Any:
     """Log a param to the active run; returns ``value``."""
     return _get_client().log_param(_run_id(), key, value)
