@@ -128,6 +128,7 @@ class Run:
     info: RunInfo
     data: RunData
     inputs: list[DatasetInput] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         info = asdict(self.info)
@@ -140,6 +141,7 @@ class Run:
                 "tags": dict(self.data.tags),
             },
             "inputs": [asdict(i) for i in self.inputs],
+            "outputs": list(self.outputs),
         }
 
 
@@ -168,6 +170,91 @@ class Cell:
     outcome: str
     error_type: str | None = None
     error_message: str | None = None
+
+
+class ModelStage:
+    """Registry stages, as in MLflow; input is matched case-insensitively."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+    ALL = (NONE, STAGING, PRODUCTION, ARCHIVED)
+
+
+class Approval:
+    """A model version's review state."""
+
+    NONE = "NONE"
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    ALL = (NONE, PENDING, APPROVED, REJECTED)
+
+
+@dataclass
+class LoggedModel:
+    """A model logged from a run (MLflow 3's LoggedModel): its files live at ``artifact_uri``."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_uri: str
+    status: str
+    source_run_id: str | None
+    creation_timestamp_ms: int
+    last_updated_timestamp_ms: int
+    model_type: str | None = None
+    artifact_path: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ModelVersion:
+    """One version of a registered model."""
+
+    name: str
+    version: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    current_stage: str
+    source: str
+    status: str = "READY"
+    description: str | None = None
+    user_id: str | None = None
+    run_id: str | None = None
+    run_link: str | None = None
+    model_id: str | None = None
+    approval: str = "NONE"
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RegisteredModel:
+    """A named model in the registry, with its aliases and latest version per stage."""
+
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+
+
+@dataclass
+class RegistryEvent:
+    """One recorded registry change: who did what, when (``detail`` holds old/new values)."""
+
+    seq: int
+    time: int
+    user_id: str | None
+    name: str
+    version: str | None
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class MetricHistory:

@@ -42,7 +42,13 @@ __all__ = [
     "parse_experiment_filter",
     "parse_experiment_order_by",
     "parse_filter",
+    "parse_logged_model_filter",
+    "parse_logged_model_order_by",
+    "parse_model_version_filter",
+    "parse_model_version_order_by",
     "parse_order_by",
+    "parse_registered_model_filter",
+    "parse_registered_model_order_by",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -714,3 +720,104 @@ def parse_experiment_order_by(clauses: list[str] | None) -> list[OrderTerm]:
         If a clause does not parse.
     """
     return _parse_order(clauses, _EXPERIMENT_DIALECT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry searches: registered models, model versions, logged models
+# ---------------------------------------------------------------------------------------------
+
+#: Registered-model attributes a filter may name.
+REGISTERED_MODEL_ATTRIBUTES: dict[str, str] = {
+    "name": "string",
+    "creation_timestamp": "number",
+    "last_updated_timestamp": "number",
+}
+#: Model-version attributes a filter may name (MLflow's names).
+MODEL_VERSION_ATTRIBUTES: dict[str, str] = {
+    "name": "string",
+    "run_id": "string",
+    "source_path": "string",
+    "version_number": "number",
+    "current_stage": "string",
+    "model_id": "string",
+    "creation_timestamp": "number",
+    "last_updated_timestamp": "number",
+}
+#: Logged-model attributes a filter may name.
+LOGGED_MODEL_ATTRIBUTES: dict[str, str] = {
+    "name": "string",
+    "model_id": "string",
+    "source_run_id": "string",
+    "status": "string",
+    "model_type": "string",
+    "creation_timestamp": "number",
+    "last_updated_timestamp": "number",
+}
+
+
+def _registry_dialect(attributes: dict[str, str], aliases: dict[str, str], what: str,
+                      with_params: bool = False) -> _Dialect:
+    allowed = ("tag", "attribute", "param") if with_params else ("tag", "attribute")
+    return _Dialect(
+        entities={
+            word: entity
+            for word, entity in _ENTITY_WORDS.items()
+            if entity in allowed and word != "run"
+        },
+        attributes=attributes,
+        aliases=aliases,
+        orderable=("tag", "attribute"),
+        what=what,
+    )
+
+
+_REGISTERED_MODEL_DIALECT = _registry_dialect(
+    REGISTERED_MODEL_ATTRIBUTES,
+    {"creation_time": "creation_timestamp", "last_update_time": "last_updated_timestamp",
+     "timestamp": "last_updated_timestamp"},
+    "registered model",
+)
+_MODEL_VERSION_DIALECT = _registry_dialect(
+    MODEL_VERSION_ATTRIBUTES,
+    {"version": "version_number", "source": "source_path", "stage": "current_stage",
+     "creation_time": "creation_timestamp", "last_update_time": "last_updated_timestamp"},
+    "model version",
+)
+_LOGGED_MODEL_DIALECT = _registry_dialect(
+    LOGGED_MODEL_ATTRIBUTES,
+    {"creation_time": "creation_timestamp", "last_update_time": "last_updated_timestamp"},
+    "logged model",
+    with_params=True,
+)
+
+
+def parse_registered_model_filter(text: str | None) -> Expr | None:
+    """Parse a registered-model filter: ``name``, timestamps and ``tags.<key>``."""
+    return _parse(text, _REGISTERED_MODEL_DIALECT)
+
+
+def parse_registered_model_order_by(clauses: list[str] | None) -> list[OrderTerm]:
+    """Parse registered-model order_by clauses (``name``, ``last_updated_timestamp DESC``)."""
+    return _parse_order(clauses, _REGISTERED_MODEL_DIALECT)
+
+
+def parse_model_version_filter(text: str | None) -> Expr | None:
+    """Parse a model-version filter: ``name``, ``run_id``, ``source_path``,
+    ``version_number``, ``current_stage``, ``model_id``, timestamps and ``tags.<key>``."""
+    return _parse(text, _MODEL_VERSION_DIALECT)
+
+
+def parse_model_version_order_by(clauses: list[str] | None) -> list[OrderTerm]:
+    """Parse model-version order_by clauses (``version_number DESC`` …)."""
+    return _parse_order(clauses, _MODEL_VERSION_DIALECT)
+
+
+def parse_logged_model_filter(text: str | None) -> Expr | None:
+    """Parse a logged-model filter: ``name``, ``model_id``, ``source_run_id``, ``status``,
+    ``model_type``, timestamps, ``tags.<key>`` and ``params.<key>``."""
+    return _parse(text, _LOGGED_MODEL_DIALECT)
+
+
+def parse_logged_model_order_by(clauses: list[str] | None) -> list[OrderTerm]:
+    """Parse logged-model order_by clauses."""
+    return _parse_order(clauses, _LOGGED_MODEL_DIALECT)

@@ -19,7 +19,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..errors import ErrorCode, MltrackError
-from ..store.base import AbstractStore
+from ..store.duckdb_store import DuckDBStore
 
 T = TypeVar("T")
 
@@ -48,7 +48,8 @@ class MltrackHandler(APIHandler):
     ``@web.authenticated``; a test walks every route without credentials."""
 
     @property
-    def store(self) -> AbstractStore:
+    def store(self) -> DuckDBStore:
+        """The store this server owns (always the embedded store: the server is its writer)."""
         return self.settings[STORE_SETTING]
 
     @property

@@ -141,6 +141,9 @@ class AbstractStore(abc.ABC):
     @abc.abstractmethod
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
 
+    @abc.abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
     # runs
     @abc.abstractmethod
     def create_run(

@@ -22,6 +22,7 @@ from ..validation import check_artifact_path, check_name
 from . import experiments, reads, runs, writes
 from .base import AbstractStore, WriteBatch
 from .connection import DEFAULT_LINGER_S, Connector
+from .duckdb_registry import DuckDBRegistryMixin
 
 DB_FILE = "mltrack.duckdb"
 
@@ -30,7 +31,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class DuckDBStore(AbstractStore):
+class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
     """A store in a local directory, opened on demand (see :class:`Connector`).
 
     Parameters
@@ -105,6 +106,10 @@ class DuckDBStore(AbstractStore):
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         with self.connector.transaction() as con:
             experiments.set_tag(con, experiment_id, key, value, _now_ms())
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        with self.connector.transaction() as con:
+            experiments.delete_tag(con, experiment_id, key, _now_ms())
 
     # runs ----------------------------------------------------------------------------------
     def create_run(
@@ -272,6 +277,7 @@ class DuckDBStore(AbstractStore):
                     "artifacts",
                     "inputs",
                     "cells",
+                    "run_outputs",
                     "runs",
                 ):
                     (n,) = con.execute(

@@ -160,3 +160,15 @@ def set_tag(con: Any, experiment_id: str, key: str, value: str, now: int) -> Non
         "UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?",
         [now, parse_id(experiment_id)],
     )
+
+
+def delete_tag(con: Any, experiment_id: str, key: str, now: int) -> None:
+    get(con, experiment_id)
+    con.execute(
+        "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+        [parse_id(experiment_id), key],
+    )
+    con.execute(
+        "UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?",
+        [now, parse_id(experiment_id)],
+    )

@@ -111,6 +111,12 @@ def load(con: Any, run_ids: list[str], artifact_root: Path) -> list[Run]:
         by_id[row[0]].inputs.append(
             DatasetInput(dataset, row[7], json.loads(row[8]) if row[8] else {})
         )
+    for run_id, model_id, step in con.execute(
+        "SELECT run_id, model_id, step FROM run_outputs WHERE list_contains(?, run_id) "
+        "ORDER BY model_id",
+        [run_ids],
+    ).fetchall():
+        by_id[run_id].outputs.append({"model_id": model_id, "step": step})
     return [by_id[i] for i in run_ids if i in by_id]
 
 

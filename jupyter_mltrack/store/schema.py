@@ -122,4 +122,90 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 
+MIGRATIONS.append(
+    # version 2: logged models and the model registry, with a history of every registry change
+    [
+        """CREATE TABLE logged_models (
+            model_id VARCHAR PRIMARY KEY,
+            experiment_id BIGINT NOT NULL,
+            name VARCHAR NOT NULL,
+            model_type VARCHAR,
+            source_run_id VARCHAR,
+            status VARCHAR NOT NULL,
+            artifact_path VARCHAR NOT NULL,
+            creation_time BIGINT NOT NULL,
+            last_update_time BIGINT NOT NULL
+        )""",
+        """CREATE TABLE logged_model_tags (
+            model_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (model_id, key)
+        )""",
+        """CREATE TABLE logged_model_params (
+            model_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (model_id, key)
+        )""",
+        """CREATE TABLE run_outputs (
+            run_id VARCHAR NOT NULL,
+            model_id VARCHAR NOT NULL,
+            step BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, model_id)
+        )""",
+        """CREATE TABLE registered_models (
+            name VARCHAR PRIMARY KEY,
+            creation_time BIGINT NOT NULL,
+            last_update_time BIGINT NOT NULL,
+            description VARCHAR
+        )""",
+        """CREATE TABLE registered_model_tags (
+            name VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (name, key)
+        )""",
+        """CREATE TABLE model_versions (
+            name VARCHAR NOT NULL,
+            version BIGINT NOT NULL,
+            creation_time BIGINT NOT NULL,
+            last_update_time BIGINT NOT NULL,
+            description VARCHAR,
+            user_id VARCHAR,
+            stage VARCHAR NOT NULL DEFAULT 'None',
+            source VARCHAR NOT NULL,
+            run_id VARCHAR,
+            run_link VARCHAR,
+            model_id VARCHAR,
+            status VARCHAR NOT NULL DEFAULT 'READY',
+            approval VARCHAR NOT NULL DEFAULT 'NONE',
+            PRIMARY KEY (name, version)
+        )""",
+        """CREATE TABLE model_version_tags (
+            name VARCHAR NOT NULL,
+            version BIGINT NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (name, version, key)
+        )""",
+        """CREATE TABLE model_aliases (
+            name VARCHAR NOT NULL,
+            alias VARCHAR NOT NULL,
+            version BIGINT NOT NULL,
+            PRIMARY KEY (name, alias)
+        )""",
+        "CREATE SEQUENCE registry_event_seq START 1",
+        """CREATE TABLE registry_events (
+            seq BIGINT PRIMARY KEY DEFAULT nextval('registry_event_seq'),
+            time BIGINT NOT NULL,
+            user_id VARCHAR,
+            name VARCHAR NOT NULL,
+            version BIGINT,
+            kind VARCHAR NOT NULL,
+            detail VARCHAR
+        )""",
+    ]
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

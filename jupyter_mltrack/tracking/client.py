@@ -40,7 +40,7 @@ from ..validation import (
     param_value_to_str,
     tag_value_to_str,
 )
-from . import context, formats
+from . import context, formats, lineage
 from .session import RunState, TrackingSession, get_session
 
 
@@ -150,6 +150,9 @@ class MltrackClient:
             system["mlflow.parentRunId"] = parent_run_id
         if description:
             system["mlflow.note.content"] = description
+        # git commit and dirtiness, Python and library versions, owning process (never raises)
+        found = lineage.collect(source_name)
+        system.update(found.tags)
         user_tags = {
             check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()
         }
@@ -166,6 +169,11 @@ class MltrackClient:
         self._session.remember(
             RunState(run.info.run_id, run.info.experiment_id, RunStatus.RUNNING, "active")
         )
+        if found.diff:
+            try:
+                self._log_bytes(run.info.run_id, lineage.DIFF_ARTIFACT, found.diff)
+            except (MltrackError, OSError) as exc:  # the run exists; a missing diff is no reason
+                lineage.log.warning("jupyter-mltrack: could not store the git diff: %s", exc)
         return run
 
     def get_run(self, run_id: str) -> Run:
@@ -342,16 +350,16 @@ class MltrackClient:
         pending: dict[str, str] = {}
         for p in params:
             check_key(p.key, "param key")
-            value = param_value_to_str(p.key, p.value)
+            text = param_value_to_str(p.key, p.value)
             old = pending.get(p.key, state.params.get(p.key))
-            if old is not None and old != value:
+            if old is not None and old != text:
                 raise MltrackError(
                     f"param {p.key!r} of run {run_id!r} is already {old!r}; cannot change it to "
-                    f"{value!r} (params are immutable: log a new key instead)"
+                    f"{text!r} (params are immutable: log a new key instead)"
                 )
             if old is None:
-                pending[p.key] = value
-                param_rows.append((run_id, p.key, value, cell))
+                pending[p.key] = text
+                param_rows.append((run_id, p.key, text, cell))
         tag_rows = [
             (run_id, check_key(t.key, "tag key"), tag_value_to_str(t.key, t.value), cell)
             for t in tags
@@ -553,10 +561,13 @@ def _source() -> tuple[str, str]:
     """The notebook (Jupyter sets JPY_SESSION_NAME in kernels) or the script being run."""
     import sys
 
-    notebook = os.environ.get("JPY_SESSION_NAME")
+    notebook = lineage.notebook_path()
     if notebook:
         return notebook, "NOTEBOOK"
     script = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
+    if os.path.basename(script) == "ipykernel_launcher.py":
+        # a kernel started outside a Jupyter session (nbclient, jupyter_client, VS Code …)
+        return "<notebook>", "NOTEBOOK"
     return script, "LOCAL"
 
 
