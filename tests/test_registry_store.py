@@ -114,7 +114,7 @@ def test_registry_versions_aliases_stages_and_history(db: DuckDBStore) -> None:
     ]
     kinds = [e.kind for e in db.get_registry_history("churn", version=2)]
     assert kinds[0] == "create_version" and "review" in kinds and "transition_stage" in kinds
-    review = [e for e in db.get_registry_history("churn", 2) if e.kind == "review"][0]
+    review = next(e for e in db.get_registry_history("churn", 2) if e.kind == "review")
     assert review.detail == {
         "comment": "looks good",
         "approval": "APPROVED",
@@ -179,7 +179,7 @@ def test_registry_search_and_prompt_filter(db: DuckDBStore) -> None:
         (lambda db: db.rename_registered_model("m", "m"), "already exists"),
     ],
 )
-def test_bad_registry_input_changes_nothing(db: DuckDBStore, call, message: str) -> None:  # noqa: ANN001
+def test_bad_registry_input_changes_nothing(db: DuckDBStore, call, message: str) -> None:
     db.create_registered_model("m")
     db.create_model_version("m", "s3://bucket/model")
     before = db.get_registry_history("m")
