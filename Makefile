@@ -20,8 +20,8 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
+	$(PY) -m ruff check jupyter_mltrack tests bench examples
+	$(PY) -m ruff format --check jupyter_mltrack tests bench examples
 	$(PY) -m mypy
 
 test: lint

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import pytest
 
 WRITER = textwrap.dedent(
     """
@@ -80,3 +81,77 @@ def test_four_processes_log_at_once_without_losing_a_point(tmp_path: Path) -> No
             ).fetchone() == (1,)
     finally:
         con.close()
+
+
+def test_normal_exit_without_flush_or_end_run_loses_nothing(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    script = textwrap.dedent(
+        """
+        import jupyter_mltrack as mlt
+        run = mlt.start_run()
+        for step in range(20_000):
+            mlt.log_metric("m", step, step=step)
+        print(run.info.run_id)
+        # no end_run, no flush: the exit handler must write it all
+        """
+    )
+    env = {**os.environ, "MLTRACK_STORE": str(store_dir), "MLTRACK_FLUSH_INTERVAL": "60"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    con = duckdb.connect(str(store_dir / "mltrack.duckdb"), read_only=True)
+    try:
+        assert con.execute(
+            "SELECT count(*), max(step) FROM metrics WHERE run_id = ?", [run_id]
+        ).fetchone() == (20_000, 19_999)
+    finally:
+        con.close()
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1])
+    print("holding", flush=True)
+    sys.stdin.readline()  # hold the file until the test says so
+    con.close()
+    """
+)
+
+
+def test_batches_spool_while_the_store_is_locked_and_replay_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mltrack.tracking.client import MltrackClient
+
+    store_dir = tmp_path / "store"
+    monkeypatch.setenv("MLTRACK_LOCK_TIMEOUT", "0.5")
+    monkeypatch.setenv("MLTRACK_FLUSH_INTERVAL", "3600")  # only explicit flushes here
+    client = MltrackClient(store_dir)
+    run_id = client.create_run("0").info.run_id
+    client.flush()
+    client._session.store.close()  # type: ignore[attr-defined]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(store_dir / "mltrack.duckdb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        for step in range(1000):
+            client.log_metric(run_id, "m", float(step), step=step)
+        client.flush()  # the store is locked: this must spool, not lose or raise
+        spooled = list((store_dir / "spool").glob("*.json"))
+        assert spooled, "the locked store should have sent the batch to the spool"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
+    client.flush()  # the store is free again: the spool is replayed
+    assert list((store_dir / "spool").glob("*.json")) == []
+    history = client.get_metric_history(run_id, "m")
+    assert history.steps.tolist() == list(range(1000))

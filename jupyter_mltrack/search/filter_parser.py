@@ -755,8 +755,9 @@ LOGGED_MODEL_ATTRIBUTES: dict[str, str] = {
 }
 
 
-def _registry_dialect(attributes: dict[str, str], aliases: dict[str, str], what: str,
-                      with_params: bool = False) -> _Dialect:
+def _registry_dialect(
+    attributes: dict[str, str], aliases: dict[str, str], what: str, with_params: bool = False
+) -> _Dialect:
     allowed = ("tag", "attribute", "param") if with_params else ("tag", "attribute")
     return _Dialect(
         entities={
@@ -773,14 +774,22 @@ def _registry_dialect(attributes: dict[str, str], aliases: dict[str, str], what:
 
 _REGISTERED_MODEL_DIALECT = _registry_dialect(
     REGISTERED_MODEL_ATTRIBUTES,
-    {"creation_time": "creation_timestamp", "last_update_time": "last_updated_timestamp",
-     "timestamp": "last_updated_timestamp"},
+    {
+        "creation_time": "creation_timestamp",
+        "last_update_time": "last_updated_timestamp",
+        "timestamp": "last_updated_timestamp",
+    },
     "registered model",
 )
 _MODEL_VERSION_DIALECT = _registry_dialect(
     MODEL_VERSION_ATTRIBUTES,
-    {"version": "version_number", "source": "source_path", "stage": "current_stage",
-     "creation_time": "creation_timestamp", "last_update_time": "last_updated_timestamp"},
+    {
+        "version": "version_number",
+        "source": "source_path",
+        "stage": "current_stage",
+        "creation_time": "creation_timestamp",
+        "last_update_time": "last_updated_timestamp",
+    },
     "model version",
 )
 _LOGGED_MODEL_DIALECT = _registry_dialect(

@@ -10,6 +10,7 @@ to ``None`` and keeps the file open.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
@@ -24,9 +25,42 @@ DEFAULT_LINGER_S = 0.1
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 
 
+def _default_lock_timeout() -> float:
+    """``MLTRACK_LOCK_TIMEOUT`` seconds, else two minutes."""
+    try:
+        return float(os.environ.get("MLTRACK_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT_S
+
+
 def _is_lock_conflict(exc: Exception) -> bool:
     text = str(exc)
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set" in text)
+
+
+_engine_loaded = False
+
+
+def preload_engine() -> None:
+    """Load DuckDB and its Arrow scan path now rather than at the first flush.
+
+    Both load parts of themselves lazily and register exit hooks when they do; Python refuses
+    new exit hooks during shutdown, so a process whose first flush happens at exit would fail to
+    write (its data would only reach the spool). A tiny in-memory Arrow scan loads everything.
+    """
+    global _engine_loaded
+    if _engine_loaded:
+        return
+    import duckdb
+    import pyarrow as pa
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("warmup", pa.table({"key": pa.array(["k"]), "value": pa.array([1.0])}))
+        con.execute("SELECT key, value FROM warmup").fetchall()
+    finally:
+        con.close()
+    _engine_loaded = True
 
 
 def migrate(con: Any) -> int:
@@ -70,18 +104,20 @@ class Connector:
     linger:
         Seconds an idle connection stays open; ``None`` keeps it open until :meth:`close`.
     lock_timeout:
-        How long to keep retrying while another process holds the file.
+        How long to keep retrying while another process holds the file (default:
+        ``MLTRACK_LOCK_TIMEOUT`` or 120 s). Past it, callers get STORE_UNAVAILABLE and the
+        flusher spools.
     """
 
     def __init__(
         self,
         db_path: Path,
         linger: float | None = DEFAULT_LINGER_S,
-        lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
+        lock_timeout: float | None = None,
     ):
         self.db_path = db_path
         self.linger = linger
-        self.lock_timeout = lock_timeout
+        self.lock_timeout = _default_lock_timeout() if lock_timeout is None else lock_timeout
         self._lock = threading.RLock()
         self._con: Any = None
         self._last_used = 0.0

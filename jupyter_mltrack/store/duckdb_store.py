@@ -21,7 +21,7 @@ from ..errors import MltrackError
 from ..validation import check_artifact_path, check_name
 from . import experiments, reads, runs, writes
 from .base import AbstractStore, WriteBatch
-from .connection import DEFAULT_LINGER_S, Connector
+from .connection import DEFAULT_LINGER_S, Connector, preload_engine
 from .duckdb_registry import DuckDBRegistryMixin
 
 DB_FILE = "mltrack.duckdb"
@@ -43,6 +43,7 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
     """
 
     def __init__(self, store_dir: str | Path, linger: float | None = DEFAULT_LINGER_S):
+        preload_engine()
         self.store_dir = Path(store_dir).expanduser().resolve()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.artifact_root = self.store_dir / "artifacts"
