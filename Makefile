@@ -6,6 +6,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+LINT_PATHS := $(wildcard jupyter_mltrack tests bench examples ui-tests)
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
@@ -20,8 +21,8 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check jupyter_mltrack tests bench examples
-	$(PY) -m ruff format --check jupyter_mltrack tests bench examples
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
 	$(PY) -m mypy
 
 test: lint
