@@ -81,3 +81,28 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_mltrack``: the ``%mltrack`` magics and per-cell capture.
+
+    To load it in every session, set ``c.InteractiveShellApp.extensions = ["jupyter_mltrack"]``
+    in the IPython profile's ``ipython_config.py``. IPython is imported only here, so
+    ``import jupyter_mltrack`` stays fast.
+    """
+    importlib.import_module("jupyter_mltrack.magics").load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext jupyter_mltrack``: remove the magics and stop capturing cells."""
+    importlib.import_module("jupyter_mltrack.magics").unload_ipython_extension(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """The Jupyter server extension: the tracking server (see ``jupyter_mltrack.server.app``).
+
+    Imported only when a Jupyter server looks for extensions, never by ``import jupyter_mltrack``.
+    """
+    from .server.app import MltrackApp
+
+    return [{"module": "jupyter_mltrack", "app": MltrackApp}]

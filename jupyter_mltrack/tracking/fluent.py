@@ -172,12 +172,19 @@ def search_experiments(
 
 
 def _current_experiment_id() -> str:
+    """The experiment runs start in: ``set_experiment``, else $MLTRACK_EXPERIMENT_ID or
+    $MLTRACK_EXPERIMENT_NAME, else Default ("0").
+
+    MLflow's own variables are deliberately not read: ``mlflow.set_experiment`` writes
+    ``MLFLOW_EXPERIMENT_ID`` into the environment, and an id from an MLflow server would point
+    at an unrelated experiment here.
+    """
     if _experiment_id is not None:
         return _experiment_id
-    env_id = os.environ.get("MLTRACK_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_ID")
+    env_id = os.environ.get("MLTRACK_EXPERIMENT_ID")
     if env_id:
         return env_id
-    env_name = os.environ.get("MLTRACK_EXPERIMENT_NAME") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    env_name = os.environ.get("MLTRACK_EXPERIMENT_NAME")
     if env_name:
         return set_experiment(env_name).experiment_id
     return "0"

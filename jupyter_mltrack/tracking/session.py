@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import resolve_store_dir
 from ..entities import RunStatus
 from ..errors import ErrorCode, MltrackError
-from ..store import open_store
+from ..store import liveness, open_store
 from ..store.base import AbstractStore
 from .buffer import DEFAULT_FLUSH_INTERVAL_S, Flusher, LogBuffer, Spool
 
@@ -37,6 +37,7 @@ class TrackingSession:
     def __init__(self, store_dir: Path):
         self.store_dir = store_dir
         self.store: AbstractStore = open_store(store_dir)
+        liveness.reap_quietly(self.store)  # runs of processes that died are KILLED, not RUNNING
         self.buffer = LogBuffer()
         interval = float(os.environ.get("MLTRACK_FLUSH_INTERVAL", DEFAULT_FLUSH_INTERVAL_S))
         self.flusher = Flusher(self.store, self.buffer, Spool(store_dir / "spool"), interval)
