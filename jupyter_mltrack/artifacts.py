@@ -9,15 +9,30 @@ from __future__ import annotations
 import mimetypes
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .entities import ArtifactInfo
 from .errors import ErrorCode, MltrackError
 from .validation import check_artifact_path
 
 
+# Types the standard table lacks or gets wrong for the files runs log most.
+_EXTRA_TYPES = {
+    ".ipynb": "application/x-ipynb+json",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".md": "text/markdown",
+    ".parquet": "application/vnd.apache.parquet",
+    ".diff": "text/x-diff",
+    ".log": "text/plain",
+}
+
+
 def media_type_of(path: str) -> str:
     """A best guess at a file's media type from its name."""
+    suffix = PurePosixPath(path).suffix.lower()
+    if suffix in _EXTRA_TYPES:
+        return _EXTRA_TYPES[suffix]
     guessed, _ = mimetypes.guess_type(path)
     return guessed or "application/octet-stream"
 
