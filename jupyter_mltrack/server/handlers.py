@@ -1,0 +1,360 @@
+"""The native REST API under ``{base_url}mltrack/api/``: experiments, runs, batches, info.
+
+Each handler is an adapter: it reads the request (checked in :mod:`.parsing`), calls the store
+(or a query of :mod:`jupyter_mltrack.store.ui_queries`) on a worker thread, and sends JSON.
+``openapi.yaml`` next to this file documents every route; a test holds the two together.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any, cast
+
+from tornado import web
+
+from .. import __version__
+from ..entities import Run, ViewType
+from ..errors import ErrorCode, MltrackError
+from ..store import ui_queries
+from ..store.duckdb_store import DuckDBStore
+from ..store.reads import MAX_RESULTS_LIMIT
+from ..validation import check_name
+from . import parsing
+from .base import MltrackHandler
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class NativeHandler(MltrackHandler):
+    """Base of the native routes: query-string helpers and the server's own store."""
+
+    @property
+    def owned_store(self) -> DuckDBStore:
+        """The server's DuckDB store, for the queries only the server can run."""
+        return cast(DuckDBStore, self.store)
+
+    def query(self, name: str) -> str | None:
+        """The last value of a query argument (None when absent)."""
+        return self.get_query_argument(name, None)
+
+    def query_list(self, name: str) -> list[str]:
+        """Every value of a repeated (or comma-separated) query argument."""
+        return parsing.listed(self.get_query_arguments(name))
+
+    def required(self, name: str) -> str:
+        value = self.query(name)
+        if value is None or value == "":
+            raise MltrackError(f"query argument {name!r} is required")
+        return value
+
+    def experiment_ids(self) -> list[str]:
+        """The ``experiment_id`` arguments (none: the result is empty, as in the store)."""
+        return [parsing.experiment_id(e) for e in self.query_list("experiment_id")]
+
+    def view_type(self) -> str:
+        return parsing.choice(
+            self.query("view_type"), "view_type", ViewType.CHOICES, ViewType.ACTIVE_ONLY
+        )
+
+    def page_size(self, default: int, maximum: int) -> int:
+        return parsing.integer(self.query("max_results"), "max_results", default, 1, maximum)
+
+    def send_arrow(self, table: Any) -> None:
+        """Send a pyarrow Table as an Arrow IPC stream."""
+        import pyarrow as pa
+
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        self.finish(sink.getvalue(), set_content_type=ARROW_STREAM)
+
+
+# info ----------------------------------------------------------------------------------------
+
+
+class InfoHandler(NativeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """The store's counts and location, the server's version and limits."""
+        info = await self.call(self.store.info)
+        config = self.mltrack_config
+        self.send_json(
+            {
+                **info,
+                "version": __version__,
+                "limits": {
+                    "max_upload_bytes": config.max_upload_bytes,
+                    "preview_max_bytes": config.preview_max_bytes,
+                    "preview_max_rows": config.preview_max_rows,
+                    "preview_max_image_bytes": config.preview_max_image_bytes,
+                    "default_points": config.default_points,
+                    "max_points": config.max_points,
+                },
+            }
+        )
+
+
+class GcHandler(NativeHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Remove deleted runs for good (deleted at least ``older_than_ms`` ago)."""
+        body = self.json_body()
+        parsing.known_fields(body, ("older_than_ms",))
+        older = parsing.optional_int(body, "older_than_ms")
+        self.send_json(await self.call(self.store.gc, older))
+
+
+# experiments ---------------------------------------------------------------------------------
+
+
+class ExperimentsHandler(NativeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """Experiments matching a filter, one page."""
+        experiments, token = await self.call(
+            self.store.search_experiments,
+            self.view_type(),
+            self.query("filter"),
+            self.page_size(1000, MAX_RESULTS_LIMIT),
+            self.get_query_arguments("order_by") or None,
+            self.query("page_token"),
+        )
+        self.send_json(
+            {"experiments": [e.to_dict() for e in experiments], "next_page_token": token}
+        )
+
+    @web.authenticated
+    async def post(self) -> None:
+        """Create an experiment."""
+        body = self.json_body()
+        parsing.known_fields(body, ("name", "artifact_location", "tags"))
+        name = check_name(body.get("name"), "experiment name")
+        tags = cast(dict[str, str], parsing.tag_map(body.get("tags")))
+        location = parsing.optional_str(body, "artifact_location")
+        experiment_id = await self.call(self.store.create_experiment, name, location, tags)
+        experiment = await self.call(self.store.get_experiment, experiment_id)
+        self.send_json({"experiment": experiment.to_dict()}, status=201)
+
+
+class ExperimentByNameHandler(NativeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """The experiment with this name; 404 if there is none."""
+        name = check_name(self.required("name"), "experiment name")
+        experiment = await self.call(self.store.get_experiment_by_name, name)
+        if experiment is None:
+            raise MltrackError(f"no experiment named {name!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
+        self.send_json({"experiment": experiment.to_dict()})
+
+
+class _OneExperiment(NativeHandler):
+    async def _send(self, experiment_id: str) -> None:
+        experiment = await self.call(self.store.get_experiment, experiment_id)
+        self.send_json({"experiment": experiment.to_dict()})
+
+
+class ExperimentHandler(_OneExperiment):
+    @web.authenticated
+    async def get(self, experiment_id: str) -> None:
+        """One experiment."""
+        await self._send(parsing.experiment_id(experiment_id))
+
+    @web.authenticated
+    async def patch(self, experiment_id: str) -> None:
+        """Rename an experiment, set its tags, delete tags (a null value)."""
+        experiment_id = parsing.experiment_id(experiment_id)
+        body = self.json_body()
+        parsing.known_fields(body, ("name", "tags"))
+        tags = parsing.tag_map(body.get("tags"), allow_delete=True)
+        if body.get("name") is not None:
+            name = check_name(body["name"], "experiment name")
+            await self.call(self.store.rename_experiment, experiment_id, name)
+        for key, value in tags.items():
+            if value is None:
+                await self.call(self.store.delete_experiment_tag, experiment_id, key)
+            else:
+                await self.call(self.store.set_experiment_tag, experiment_id, key, value)
+        await self._send(experiment_id)
+
+    @web.authenticated
+    async def delete(self, experiment_id: str) -> None:
+        """Mark an experiment (and so its runs) deleted."""
+        experiment_id = parsing.experiment_id(experiment_id)
+        await self.call(self.store.delete_experiment, experiment_id)
+        await self._send(experiment_id)
+
+
+class ExperimentRestoreHandler(_OneExperiment):
+    @web.authenticated
+    async def post(self, experiment_id: str) -> None:
+        """Bring a deleted experiment back."""
+        experiment_id = parsing.experiment_id(experiment_id)
+        await self.call(self.store.restore_experiment, experiment_id)
+        await self._send(experiment_id)
+
+
+# runs ----------------------------------------------------------------------------------------
+
+
+class RunsHandler(NativeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """One page of a runs table with the chosen metric, param and tag columns."""
+        table = await self.call(
+            ui_queries.run_table,
+            self.owned_store,
+            self.experiment_ids(),
+            self.query("filter"),
+            self.view_type(),
+            self.get_query_arguments("order_by") or None,
+            self.page_size(100, 10_000),
+            self.query("page_token"),
+            self.query_list("metric"),
+            self.query_list("param"),
+            self.query_list("tag"),
+        )
+        self.send_json(table)
+
+    @web.authenticated
+    async def post(self) -> None:
+        """Create a RUNNING run."""
+        body = self.json_body()
+        parsing.known_fields(
+            body,
+            ("experiment_id", "run_name", "user_id", "start_time", "tags", "parent_run_id",
+             "run_id"),
+        )  # fmt: skip
+        experiment_id = parsing.experiment_id(body.get("experiment_id", "0"))
+        run_name = body.get("run_name")
+        if run_name is not None:
+            check_name(run_name, "run name")
+        start_time = parsing.optional_int(body, "start_time")
+        parent = body.get("parent_run_id")
+        run_id = body.get("run_id")
+        run = await self.call(
+            self.store.create_run,
+            experiment_id,
+            run_name,
+            parsing.optional_str(body, "user_id"),
+            _now_ms() if start_time is None else start_time,
+            cast(dict[str, str], parsing.tag_map(body.get("tags"))),
+            None if parent is None else parsing.new_run_id(parent, "parent_run_id"),
+            None if run_id is None else parsing.new_run_id(run_id),
+        )
+        self.send_json({"run": run.to_dict()}, status=201)
+
+
+class _OneRun(NativeHandler):
+    async def _send(self, run_id: str) -> None:
+        run: Run = await self.call(self.store.get_run, run_id)
+        self.send_json({"run": run.to_dict()})
+
+
+class RunHandler(_OneRun):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        """A run's details: info, latest metrics, params, tags, dataset inputs."""
+        await self._send(run_id)
+
+    @web.authenticated
+    async def patch(self, run_id: str) -> None:
+        """Rename a run, change its status or end time, set or delete (null) its tags."""
+        body = self.json_body()
+        parsing.known_fields(body, ("run_name", "status", "end_time", "tags"))
+        tags = parsing.tag_map(body.get("tags"), allow_delete=True)
+        status = parsing.optional_str(body, "status")
+        end_time = parsing.optional_int(body, "end_time")
+        run_name = body.get("run_name")
+        if run_name is not None:
+            check_name(run_name, "run name")
+        if tags:
+            await self.call(self.store.write_batch, parsing.tag_batch(run_id, tags))
+        if status is not None or end_time is not None or run_name is not None:
+            await self.call(self.store.update_run, run_id, status, end_time, run_name)
+        await self._send(run_id)
+
+    @web.authenticated
+    async def delete(self, run_id: str) -> None:
+        """Mark a run deleted (restore brings it back; gc removes it)."""
+        await self.call(self.store.delete_run, run_id)
+        await self._send(run_id)
+
+
+class RunRestoreHandler(_OneRun):
+    @web.authenticated
+    async def post(self, run_id: str) -> None:
+        """Bring a deleted run back."""
+        await self.call(self.store.restore_run, run_id)
+        await self._send(run_id)
+
+
+class RunCellsHandler(NativeHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        """The notebook cells executed while the run was active, in order."""
+        cells = await self.call(self.store.get_cells, run_id)
+        self.send_json({"cells": [vars(c) for c in cells]})
+
+
+class RunLineageHandler(NativeHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        """A run's ancestors, children and dataset inputs."""
+        self.send_json(await self.call(ui_queries.lineage, self.owned_store, run_id))
+
+
+class RunSearchHandler(NativeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """Full runs matching a filter, one page (what ``RestStore.search_runs`` reads)."""
+        found, token = await self.call(
+            self.store.search_runs,
+            self.experiment_ids(),
+            self.query("filter"),
+            self.view_type(),
+            self.page_size(1000, MAX_RESULTS_LIMIT),
+            self.get_query_arguments("order_by") or None,
+            self.query("page_token"),
+        )
+        self.send_json({"runs": [r.to_dict() for r in found], "next_page_token": token})
+
+
+class RunFrameHandler(NativeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """Matching runs as one table (Arrow IPC stream), MLflow's column names."""
+        import pyarrow as pa
+
+        frame = await self.call(
+            self.store.search_runs_frame,
+            self.experiment_ids(),
+            self.query("filter"),
+            self.view_type(),
+            self.page_size(100_000, MAX_RESULTS_LIMIT),
+            self.get_query_arguments("order_by") or None,
+        )
+        self.send_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+class RunColumnsHandler(NativeHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """The metric, param and tag keys a runs table of these experiments can show."""
+        self.send_json(
+            await self.call(ui_queries.run_columns, self.owned_store, self.experiment_ids())
+        )
+
+
+class BatchesHandler(NativeHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Apply a write batch (``WriteBatch.to_json``) in one transaction."""
+        skip_invalid = parsing.flag(self.query("skip_invalid"), "skip_invalid")
+        batch = parsing.batch_from_json(self.json_body())
+        warnings = await self.call(self.store.write_batch, batch, skip_invalid)
+        self.send_json({"warnings": warnings})

@@ -1,0 +1,531 @@
+"""The REST client of a tracking server, with the same interface as the embedded store.
+
+While a Jupyter server with the extension owns a store, every other process reaches that store
+through this class: kernels the server started find it in their environment
+(``MLTRACK_SERVER_URL``, ``MLTRACK_SERVER_TOKEN``), scripts started by hand in the
+``server.json`` file the server keeps in the store directory. Errors come back as the
+:class:`MltrackError` the server raised, with the same code; a server that cannot be reached
+(refused, timed out, shutting down, 5xx) is STORE_UNAVAILABLE, which makes the background
+flusher spool the batch and replay it later. After a failure the client looks for the server
+again (it may have restarted on another port or with another token) before giving up.
+
+This module is imported by kernels: it must not import tornado or jupyter_server, and it
+imports ``requests`` and ``pyarrow`` only when they are first needed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import weakref
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..entities import (
+    ArtifactInfo,
+    Cell,
+    Dataset,
+    DatasetInput,
+    Experiment,
+    MetricHistory,
+    Run,
+    RunData,
+    RunInfo,
+)
+from ..errors import ErrorCode, MltrackError
+from ..validation import check_artifact_path
+from .base import AbstractStore, WriteBatch
+from .discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
+from .reads import _check_max_results
+
+CONNECT_TIMEOUT_S = 5.0
+# Generous: a large batch or a big table may take a while; a write that times out after it
+# was sent is spooled and sent again, so timing out early risks writing it twice.
+READ_TIMEOUT_S = 300.0
+_UPLOAD_CHUNK = 1024 * 1024
+# A server on this machine is reached directly, whatever HTTP(S)_PROXY says.
+_NO_PROXY = {"http": None, "https": None}
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+# Decoding --------------------------------------------------------------------------------------
+
+
+def _float(value: Any) -> float:
+    # the server sends NaN and infinities as the strings "NaN", "Infinity", "-Infinity"
+    return float(value) if isinstance(value, str) else value
+
+
+def _experiment(data: dict[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=data["experiment_id"],
+        name=data["name"],
+        artifact_location=data["artifact_location"],
+        lifecycle_stage=data["lifecycle_stage"],
+        creation_time=data["creation_time"],
+        last_update_time=data["last_update_time"],
+        tags={t["key"]: t["value"] for t in data.get("tags", [])},
+    )
+
+
+_RUN_INFO_FIELDS = tuple(f.name for f in fields(RunInfo))
+_DATASET_FIELDS = tuple(f.name for f in fields(Dataset))
+
+
+def _run(data: dict[str, Any]) -> Run:
+    info = RunInfo(**{name: data["info"].get(name) for name in _RUN_INFO_FIELDS})
+    run_data = RunData(
+        metrics={k: _float(v) for k, v in data["data"]["metrics"].items()},
+        params=dict(data["data"]["params"]),
+        tags=dict(data["data"]["tags"]),
+    )
+    inputs = [
+        DatasetInput(
+            Dataset(**{name: i["dataset"].get(name) for name in _DATASET_FIELDS}),
+            i.get("context"),
+            dict(i.get("tags") or {}),
+        )
+        for i in data.get("inputs", [])
+    ]
+    return Run(info=info, data=run_data, inputs=inputs, outputs=list(data.get("outputs") or []))
+
+
+def _cell(data: dict[str, Any]) -> Cell:
+    values = dict(data)
+    if values.get("duration_ms") is not None:
+        values["duration_ms"] = _float(values["duration_ms"])
+    return Cell(**values)
+
+
+def _dumps(data: Any) -> bytes:
+    # NaN and infinities go as Python's bare NaN/Infinity tokens, which the server reads back
+    return json.dumps(data, allow_nan=True, separators=(",", ":")).encode("utf-8")
+
+
+def _path_arg(value: str) -> str:
+    return quote(value, safe="")
+
+
+# The client ------------------------------------------------------------------------------------
+
+
+class RestStore(AbstractStore):
+    """A store served by a jupyter-mltrack tracking server.
+
+    Parameters
+    ----------
+    store_dir:
+        The local store directory: where the spool lives and where the server is looked up.
+    url:
+        The server's ``…/mltrack`` URL; found with :func:`find_server` when omitted.
+    token:
+        The Jupyter token; sent as ``Authorization: token <token>``.
+    """
+
+    def __init__(self, store_dir: str | Path, url: str | None = None, token: str | None = None):
+        self.store_dir = Path(store_dir).expanduser().resolve()
+        if url is None:
+            found = find_server(self.store_dir)
+            if found is None:
+                raise MltrackError(
+                    f"no tracking server owns the store {self.store_dir}",
+                    ErrorCode.STORE_UNAVAILABLE,
+                )
+            self._address = found
+        else:
+            self._address = ServerAddress(url.rstrip("/"), token or "")
+        self._local = threading.local()
+        self._cache_root: Path | None = None
+        self._cache_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RestStore({self._address.url!r}, store_dir={str(self.store_dir)!r})"
+
+    @property
+    def url(self) -> str:
+        """The server's ``…/mltrack`` URL in use."""
+        return self._address.url
+
+    def close(self) -> None:
+        """Close this thread's HTTP connections (others close when their threads end)."""
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+            self._local.session = None
+
+    # HTTP --------------------------------------------------------------------------------------
+    def _session(self) -> Any:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            # one session per thread: the flusher thread and the caller's thread log at once
+            session = self._local.session = requests.Session()
+        return session
+
+    def _rediscover(self) -> bool:
+        """Look for the server again; True if it is now somewhere else (or has a new token)."""
+        found = find_server(self.store_dir, prefer_file=True)
+        if found is None or found == self._address:
+            return False
+        self._address = found
+        self.close()
+        return True
+
+    def _request(
+        self,
+        method: str,
+        route: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        data: Any = None,
+        stream: bool = False,
+    ) -> Any:
+        """Send one request to ``<url>/api<route>``; return the response or raise MltrackError."""
+        import requests
+
+        headers = {}
+        if body is not None:
+            data = _dumps(body)
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            address = self._address
+            headers.pop("Authorization", None)
+            if address.token:
+                headers["Authorization"] = f"token {address.token}"
+            if hasattr(data, "seek"):
+                data.seek(0)
+            try:
+                response = self._session().request(
+                    method,
+                    f"{address.url}/api{route}",
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    stream=stream,
+                    timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+                    proxies=_NO_PROXY if _is_loopback(address.url) else None,
+                )
+            except requests.RequestException as exc:
+                if attempt == 1 and self._rediscover():
+                    continue
+                if attempt == 1 and method != "POST" and isinstance(exc, requests.ConnectionError):
+                    # a kept-alive connection the server had closed: try once on a fresh one
+                    # (never for POST, which a retry could apply twice)
+                    self.close()
+                    continue
+                raise MltrackError(
+                    f"cannot reach the tracking server at {address.url}: {exc}",
+                    ErrorCode.STORE_UNAVAILABLE,
+                ) from None
+            if response.status_code in (401, 403) and attempt == 1 and self._rediscover():
+                continue
+            if response.status_code >= 400:
+                raise self._error(response)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, response: Any) -> MltrackError:
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            message, code_text = str(body.get("message") or body), body.get("error_code")
+        else:
+            message, code_text = response.text[:300], None
+        where = self._address.url
+        if status in (401, 403):
+            # the data is fine; the server did not accept us: keep batches in the spool
+            return MltrackError(
+                f"the tracking server at {where} refused the request ({status}): {message}; "
+                f"check {TOKEN_ENV} or the token in {self.store_dir / SERVER_FILE}",
+                ErrorCode.STORE_UNAVAILABLE,
+            )
+        if status >= 500:
+            return MltrackError(
+                f"the tracking server at {where} failed ({status}): {message}",
+                ErrorCode.STORE_UNAVAILABLE,
+            )
+        try:
+            code = ErrorCode(code_text)
+        except ValueError:
+            code = ErrorCode.INTERNAL_ERROR
+            message = f"unexpected answer {status} from {where}: {message}"
+        return MltrackError(message, code)
+
+    def _get(self, route: str, **params: Any) -> Any:
+        return self._request("GET", route, params=_params(params)).json()
+
+    def _send(self, method: str, route: str, body: Any = None, **params: Any) -> Any:
+        return self._request(method, route, params=_params(params), body=body).json()
+
+    def _arrow(self, route: str, **params: Any) -> Any:
+        import pyarrow as pa
+
+        content = self._request("GET", route, params=_params(params)).content
+        return pa.ipc.open_stream(content).read_all()
+
+    # experiments -------------------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        body = {"name": name, "artifact_location": artifact_location, "tags": dict(tags or {})}
+        return str(self._send("POST", "/experiments", body)["experiment"]["experiment_id"])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return _experiment(self._get(f"/experiments/{_path_arg(str(experiment_id))}")["experiment"])
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            return _experiment(self._get("/experiment-by-name", name=name)["experiment"])
+        except MltrackError as exc:
+            if exc.code == ErrorCode.RESOURCE_DOES_NOT_EXIST:
+                return None
+            raise
+
+    def search_experiments(
+        self,
+        view_type: str = "ACTIVE_ONLY",
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[Experiment], str | None]:
+        _check_max_results(max_results)
+        data = self._get(
+            "/experiments",
+            view_type=view_type,
+            filter=filter_string,
+            max_results=max_results,
+            order_by=order_by,
+            page_token=page_token,
+        )
+        return [_experiment(e) for e in data["experiments"]], data.get("next_page_token")
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._send("PATCH", f"/experiments/{_path_arg(str(experiment_id))}", {"name": new_name})
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._send("DELETE", f"/experiments/{_path_arg(str(experiment_id))}")
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._send("POST", f"/experiments/{_path_arg(str(experiment_id))}/restore")
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self._send("PATCH", f"/experiments/{_path_arg(str(experiment_id))}", {"tags": {key: value}})
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._send("PATCH", f"/experiments/{_path_arg(str(experiment_id))}", {"tags": {key: None}})
+
+    # runs --------------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str | None,
+        user_id: str | None,
+        start_time: int,
+        tags: dict[str, str],
+        parent_run_id: str | None = None,
+        run_id: str | None = None,
+    ) -> Run:
+        body = {
+            "experiment_id": str(experiment_id),
+            "run_name": run_name,
+            "user_id": user_id,
+            "start_time": start_time,
+            "tags": dict(tags),
+            "parent_run_id": parent_run_id,
+            "run_id": run_id,
+        }
+        return _run(
+            self._send("POST", "/runs", {k: v for k, v in body.items() if v is not None})["run"]
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return _run(self._get(f"/runs/{_path_arg(run_id)}")["run"])
+
+    def update_run(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        body = {"status": status, "end_time": end_time, "run_name": run_name}
+        changes = {k: v for k, v in body.items() if v is not None}
+        return _run(self._send("PATCH", f"/runs/{_path_arg(run_id)}", changes)["run"])
+
+    def delete_run(self, run_id: str) -> None:
+        self._send("DELETE", f"/runs/{_path_arg(run_id)}")
+
+    def restore_run(self, run_id: str) -> None:
+        self._send("POST", f"/runs/{_path_arg(run_id)}/restore")
+
+    def write_batch(self, batch: WriteBatch, skip_invalid: bool = False) -> list[str]:
+        if not len(batch):
+            return []
+        answer = self._send(
+            "POST",
+            "/batches",
+            batch.to_json(),
+            skip_invalid="true" if skip_invalid else "false",
+        )
+        return list(answer["warnings"])
+
+    # reads -------------------------------------------------------------------------------------
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
+        table = self._arrow(f"/runs/{_path_arg(run_id)}/metric-history", key=key, format="arrow")
+        return MetricHistory(
+            key,
+            table.column("step").to_numpy(),
+            table.column("value").to_numpy(),
+            table.column("timestamp").to_numpy(),
+        )
+
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        view_type: str = "ACTIVE_ONLY",
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        _check_max_results(max_results)
+        data = self._get(
+            "/run-search",
+            experiment_id=_ids(experiment_ids),
+            filter=filter_string,
+            view_type=view_type,
+            max_results=max_results,
+            order_by=order_by,
+            page_token=page_token,
+        )
+        return [_run(r) for r in data["runs"]], data.get("next_page_token")
+
+    def search_runs_frame(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        view_type: str = "ACTIVE_ONLY",
+        max_results: int = 100_000,
+        order_by: list[str] | None = None,
+    ) -> Any:
+        _check_max_results(max_results)
+        table = self._arrow(
+            "/run-frame",
+            experiment_id=_ids(experiment_ids),
+            filter=filter_string,
+            view_type=view_type,
+            max_results=max_results,
+            order_by=order_by,
+        )
+        return table.to_pandas()
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
+        data = self._get(f"/runs/{_path_arg(run_id)}/artifacts", path=check_artifact_path(path))
+        return [ArtifactInfo(**entry) for entry in data["files"]]
+
+    def get_cells(self, run_id: str) -> list[Cell]:
+        return [_cell(c) for c in self._get(f"/runs/{_path_arg(run_id)}/cells")["cells"]]
+
+    # artifact files ----------------------------------------------------------------------------
+    def _upload(self, run_id: str, rel: str, data: Any) -> tuple[str, int, str]:
+        answer = self._request(
+            "PUT", f"/runs/{_path_arg(run_id)}/artifacts/file", params={"path": rel}, data=data
+        ).json()
+        return answer["path"], answer["size"], answer["media_type"]
+
+    def save_artifact_files(
+        self, run_id: str, local_path: Path, artifact_path: str | None
+    ) -> list[tuple[str, int, str]]:
+        local = Path(local_path)
+        if not local.exists():
+            raise MltrackError(
+                f"cannot log artifact: {local} does not exist", ErrorCode.RESOURCE_DOES_NOT_EXIST
+            )
+        folder = check_artifact_path(artifact_path)
+        if local.is_dir():
+            files = sorted(p for p in local.rglob("*") if p.is_file())
+            pairs = [(p, p.relative_to(local).as_posix()) for p in files]
+        else:
+            pairs = [(local, local.name)]
+        written = []
+        for src, name in pairs:
+            rel = f"{folder}/{name}" if folder else name
+            with open(src, "rb") as fh:
+                written.append(self._upload(run_id, check_artifact_path(rel), fh))
+        return written
+
+    def save_artifact_bytes(self, run_id: str, path: str, data: bytes) -> tuple[str, int, str]:
+        rel = check_artifact_path(path)
+        if not rel:
+            raise MltrackError("artifact file name must not be empty")
+        return self._upload(run_id, rel, data)
+
+    def _cache_dir(self) -> Path:
+        with self._cache_lock:
+            if self._cache_root is None:
+                self._cache_root = Path(tempfile.mkdtemp(prefix="mltrack-artifacts-"))
+                weakref.finalize(self, shutil.rmtree, self._cache_root, True)
+        # a fresh folder per download: a caller may still be using an earlier copy
+        return Path(tempfile.mkdtemp(dir=self._cache_root))
+
+    def _download(self, run_id: str, rel: str, dest: Path) -> None:
+        response = self._request(
+            "GET", f"/runs/{_path_arg(run_id)}/artifacts/file", params={"path": rel}, stream=True
+        )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with response, open(dest, "wb") as fh:
+            for chunk in response.iter_content(_UPLOAD_CHUNK):
+                fh.write(chunk)
+
+    def artifact_file(self, run_id: str, path: str) -> Path:
+        """A local copy of an artifact file, or of a folder's files, downloaded now."""
+        rel = check_artifact_path(path)
+        files = self._get(f"/runs/{_path_arg(run_id)}/artifacts", path=rel, recursive="true")[
+            "files"
+        ]
+        cache = self._cache_dir()
+        if files or not rel:
+            # a folder: its files, below a local folder of the same name
+            root = cache / (rel.rsplit("/", 1)[-1] if rel else "artifacts")
+            root.mkdir()
+            for entry in files:
+                inner = entry["path"][len(rel) + 1 :] if rel else entry["path"]
+                self._download(run_id, entry["path"], root / inner)
+            return root
+        target = cache / rel.rsplit("/", 1)[-1]
+        self._download(run_id, rel, target)
+        return target
+
+    # housekeeping ------------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        return {**self._get("/info"), "server_url": self._address.url}
+
+    def gc(self, older_than_ms: int | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._send("POST", "/gc", {"older_than_ms": older_than_ms})
+        return result
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc.rsplit(":", 1)[0] in _LOOPBACK
+
+
+def _ids(experiment_ids: Any) -> list[str]:
+    if not isinstance(experiment_ids, (list, tuple)):
+        raise MltrackError(f"experiment_ids must be a list, got {experiment_ids!r}")
+    return [str(e) for e in experiment_ids]
+
+
+def _params(params: dict[str, Any]) -> dict[str, Any]:
+    """Query arguments without the unset ones (lists become repeated arguments)."""
+    return {k: v for k, v in params.items() if v is not None and v != ""}
