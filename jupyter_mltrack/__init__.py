@@ -60,6 +60,13 @@ _ELSEWHERE = {
     "RunTag": "jupyter_mltrack.entities",
     "RunStatus": "jupyter_mltrack.entities",
     "ViewType": "jupyter_mltrack.entities",
+    "log_model": "jupyter_mltrack.models.fluent",
+    "load_model": "jupyter_mltrack.models.fluent",
+    "save_model": "jupyter_mltrack.models.fluent",
+    "register_model": "jupyter_mltrack.models.fluent",
+    "model_registry": "jupyter_mltrack.models.fluent",
+    "serve_model": "jupyter_mltrack.models.fluent",
+    "ModelRegistry": "jupyter_mltrack.models.registry",
 }
 _SUBMODULES = ("data",)
 

@@ -40,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--max", type=int, default=50, help="at most this many runs (default 50)")
     runs.add_argument("--deleted", action="store_true", help="list deleted runs instead")
 
+    server = sub.add_parser(
+        "server",
+        help="run the tracking server on its own (no JupyterLab)",
+        description="Any Jupyter server option works too, e.g. --IdentityProvider.token=T.",
+    )
+    server.add_argument("--port", type=int, help="port to listen on (default 8888)")
+    server.add_argument("--ip", help="address to listen on (default localhost)")
+
     gc = sub.add_parser("gc", help="permanently remove deleted runs and their artifacts")
     gc.add_argument(
         "--older-than",
@@ -48,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="only runs deleted at least this many days ago",
     )
+    from .models import cli as models_cli
+
+    models_cli.add_subcommands(sub)
     return parser
 
 
@@ -75,7 +86,11 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def run_command(args: argparse.Namespace) -> Any:
     """Carry out one parsed command; return what it prints (a dict or a table string)."""
+    from .models import cli as models_cli
     from .tracking.client import MltrackClient
+
+    if args.command in models_cli.COMMANDS:
+        return models_cli.run(args)
 
     client = MltrackClient(args.store)
     store = client._session.store
@@ -119,10 +134,37 @@ def run_command(args: argparse.Namespace) -> Any:
     raise MltrackError(f"unknown command {args.command!r}")  # argparse prevents this
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from .config import resolve_store_dir
+    from .server.app import launch
+
+    argv = [f"--store={resolve_store_dir(args.store)}"]
+    if args.port is not None:
+        if not 0 < args.port < 65536:
+            raise MltrackError(f"--port must be 1-65535, got {args.port}")
+        argv.append(f"--port={args.port}")
+    if args.ip:
+        argv.append(f"--ip={args.ip}")
+    launch([*argv, *args.server_args])
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mltrack`` and ``jupyter mltrack``; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # the server passes options it does not know on to Jupyter's server (--IdentityProvider.…)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "server":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.server_args = extra
     from .config import resolve_store_dir
+
+    if args.command == "server":
+        try:
+            return _serve(args)
+        except MltrackError as exc:
+            print(f"mltrack: error: {exc.message}", file=sys.stderr)
+            return 2
 
     try:
         result = run_command(args)

@@ -74,3 +74,62 @@ def test_bad_arguments_give_clear_errors(tmp_path: Path) -> None:
     assert _cli(store, "gc", "--older-than", "-1").returncode == 2
     unknown = _cli(store, "frobnicate")
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+
+
+def test_server_command_runs_the_tracking_server_on_its_own(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    store = tmp_path / "store"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_mltrack.cli",
+            "--store",
+            str(store),
+            "server",
+            "--port",
+            str(port),
+            "--ip",
+            "127.0.0.1",
+            "--IdentityProvider.token=secret",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/mltrack/api/info"
+    try:
+        info = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and info is None:
+            request = urllib.request.Request(url, headers={"Authorization": "token secret"})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    info = json.loads(response.read())
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.5)
+        assert info is not None and info["store"] == str(store)
+        assert json.loads((store / "server.json").read_text())["url"].endswith("/mltrack")
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            raise AssertionError("the API answered without a token")
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (401, 403)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert not (store / "server.json").exists()
+
+
+def test_server_command_refuses_a_bad_port(tmp_path: Path) -> None:
+    done = _cli(tmp_path / "store", "server", "--port", "70000")
+    assert done.returncode == 2 and "--port must be 1-65535" in done.stderr

@@ -14,7 +14,8 @@ from jupyter_mltrack.tracking import fluent
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A new store directory, set for the fluent API; any run left active is ended."""
-    monkeypatch.delenv("MLTRACK_SERVER_URL", raising=False)
+    for name in ("MLTRACK_SERVER_URL", "MLTRACK_EXPERIMENT_ID", "MLTRACK_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
     store_dir = tmp_path / "store"
     mlt.set_store(store_dir)
     yield store_dir

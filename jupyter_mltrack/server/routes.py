@@ -74,4 +74,7 @@ def mltrack_handlers(log: logging.Logger | None = None) -> list[tuple[str, Any]]
             log.warning("jupyter-mltrack: the MLflow REST API is not available: %s", exc)
     else:
         handlers.extend((f"{PREFIX}/{pattern.lstrip('/')}", h) for pattern, h in mlflow_handlers())
+    from .models_handlers import model_handlers
+
+    handlers.extend((f"{PREFIX}/{pattern.lstrip('/')}", h) for pattern, h in model_handlers())
     return handlers

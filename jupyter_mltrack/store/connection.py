@@ -63,6 +63,14 @@ def preload_engine() -> None:
     _engine_loaded = True
 
 
+def _live_server(db_path: Path) -> str | None:
+    """The URL of a live tracking server that owns this store, if one does."""
+    from .discovery import read_server_file
+
+    info = read_server_file(db_path.parent)
+    return str(info.get("url")) if info else None
+
+
 def migrate(con: Any) -> int:
     """Bring the schema up to date; return the version found before migrating.
 
@@ -167,6 +175,15 @@ class Connector:
                 if not _is_lock_conflict(exc):
                     raise MltrackError(
                         f"cannot open the store database {self.db_path}: {exc}",
+                        ErrorCode.STORE_UNAVAILABLE,
+                    ) from exc
+                owner = _live_server(self.db_path)
+                if owner is not None:
+                    # A tracking server owns this store and keeps it open: waiting is pointless.
+                    # The caller's batch goes to the spool, which that server replays.
+                    raise MltrackError(
+                        f"the store {self.db_path.parent} is owned by the tracking server at "
+                        f"{owner}; log through it (new processes find it automatically)",
                         ErrorCode.STORE_UNAVAILABLE,
                     ) from exc
                 if time.monotonic() >= deadline:

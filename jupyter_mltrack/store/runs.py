@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from ..entities import Cell, Dataset, DatasetInput, Run, RunData, RunInfo, RunStatus
 from ..errors import ErrorCode, MltrackError
 from . import experiments
+
+# A run id names a folder under the artifact root, so it is kept to a safe alphabet.
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 RUN_COLUMNS = (
     "run_id, experiment_id, run_name, user_id, status, start_time, end_time, lifecycle_stage, "
@@ -31,6 +35,8 @@ def create(
     tags: dict[str, str],
     parent_run_id: str | None,
 ) -> None:
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise MltrackError(f"run id {run_id!r} must be 1-64 letters, digits, '_' or '-'")
     exp = experiments.get(con, experiment_id)
     if exp.lifecycle_stage != "active":
         raise MltrackError(

@@ -1,0 +1,54 @@
+"""Warm model routes: score a registered model version from inside JupyterLab.
+
+``POST api/models/<name>/<ref>/predict`` scores a request body in MLflow's scoring formats;
+``GET`` on the same path describes the version ``<ref>`` names (and whether it is loaded);
+``DELETE`` unloads the model's loaded versions. ``<ref>`` is a version number, ``@alias`` (or a
+bare alias), a stage, or ``latest``. The loading and caching live in
+:mod:`jupyter_mltrack.models.warm`; these handlers only adapt HTTP to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado import web
+
+from ..models.warm import WarmModels
+from .base import MltrackHandler
+
+WARM_SETTING = "mltrack_warm_models"
+_PATH = r"api/models/(?P<name>[^/]+)/(?P<ref>[^/]+)/predict"
+
+
+class WarmModelHandler(MltrackHandler):
+    """Scores with, describes, or unloads a warm model version."""
+
+    def warm(self) -> WarmModels:
+        """The server's one cache of loaded models (created on first use)."""
+        settings: dict[str, Any] = self.application.settings
+        found = settings.get(WARM_SETTING)
+        if found is None:
+            found = settings[WARM_SETTING] = WarmModels(self.store)
+        return found  # type: ignore[no-any-return]
+
+    @web.authenticated
+    async def post(self, name: str, ref: str) -> None:
+        """Score the request body; answer ``{"name", "version", "predictions"}``."""
+        content_type = self.request.headers.get("Content-Type")
+        result = await self.call(self.warm().predict, name, ref, self.request.body, content_type)
+        self.send_json(result)
+
+    @web.authenticated
+    async def get(self, name: str, ref: str) -> None:
+        """Which version ``ref`` names, whether it is loaded, its signature and an example."""
+        self.send_json(await self.call(self.warm().describe, name, ref))
+
+    @web.authenticated
+    async def delete(self, name: str, ref: str) -> None:
+        """Unload the model's loaded versions (the next request loads again)."""
+        self.send_json({"unloaded": self.warm().evict(name)})
+
+
+def model_handlers() -> list[tuple[str, type]]:
+    """Routes relative to the extension's prefix (``{base_url}mltrack/``)."""
+    return [(_PATH, WarmModelHandler)]
