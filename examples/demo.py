@@ -1,20 +1,24 @@
 """The jupyter-mltrack demo: a small hyperparameter search, tracked, then compared.
 
 Trains scikit-learn classifiers over a grid on the digits dataset (shipped with scikit-learn, no
-download), logs each as a nested run under one parent, and prints a comparison of the runs read
-back through the search API. Runs on the default store (``$MLTRACK_STORE`` or ``~/.mltrack``)
-unless ``--store`` is given.
+download), logs each as a nested run under one parent, prints a comparison of the runs read back
+through the search API, then registers the best model, gives it the alias ``champion`` and
+scores a few rows through a local scoring server. Runs on the default store
+(``$MLTRACK_STORE`` or ``~/.mltrack``) unless ``--store`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import time
+import urllib.request
 from typing import Any
 
 import jupyter_mltrack as mlt
 
+REGISTERED = "digits-classifier"
 GRID = {
     "random_forest": {"n_estimators": [25, 100], "max_depth": [3, None]},
     "logistic_regression": {"C": [0.1, 1.0, 10.0]},
@@ -91,7 +95,42 @@ def main() -> None:
     print(runs[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     best = runs.iloc[0]
     print(f"\nbest: {best['run_name']} with accuracy {best['metrics.accuracy']:.3f}")
-    print("list them again with:  mltrack runs -e digits-demo -o 'metrics.accuracy DESC'")
+
+    # Package the winner, register it, point the "champion" alias at it, and serve it.
+    kind = best["params.model"]
+    params = {k: _param(best[f"params.{k}"]) for k in GRID[kind]}
+    with mlt.start_run(run_id=best["run_id"]):
+        model = _model(kind, params).fit(x_train, y_train)
+        info = mlt.log_model(
+            model, "model", input_example=x_test.head(3), registered_model_name=REGISTERED
+        )
+    version = info.registered_model_version.version
+    mlt.model_registry().set_alias(REGISTERED, "champion", version)
+    print(f"registered {REGISTERED} version {version} as @champion")
+    with mlt.serve_model(f"models:/{REGISTERED}@champion") as server:
+        payload = {"dataframe_split": x_test.head(5).to_dict(orient="split")}
+        request = urllib.request.Request(
+            f"{server.url}/invocations",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions = json.loads(response.read())["predictions"]
+    print(f"served at {server.url}: predicted {predictions}, true {y_test.head(5).tolist()}")
+    print("list the runs again with:  mltrack runs -e digits-demo -o 'metrics.accuracy DESC'")
+    print(f"serve the model yourself:  mltrack serve models:/{REGISTERED}@champion --port 5001")
+
+
+def _param(text: str) -> Any:
+    """Params come back as strings; turn them back into the grid's values."""
+    if text == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 if __name__ == "__main__":

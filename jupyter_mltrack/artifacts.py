@@ -15,7 +15,6 @@ from .entities import ArtifactInfo
 from .errors import ErrorCode, MltrackError
 from .validation import check_artifact_path
 
-
 # Types the standard table lacks or gets wrong for the files runs log most.
 _EXTRA_TYPES = {
     ".ipynb": "application/x-ipynb+json",

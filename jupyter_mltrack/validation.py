@@ -25,8 +25,8 @@ _valid_keys: set[str] = set()
 
 def check_key(key: object, what: str = "key") -> str:
     """Check a metric, param or tag key; return it."""
-    if key in _valid_keys:
-        return key  # type: ignore[return-value]
+    if isinstance(key, str) and key in _valid_keys:
+        return key
     if not isinstance(key, str):
         raise MltrackError(f"{what} must be a string, got {type(key).__name__}: {key!r}")
     if not key or not key.strip():

@@ -34,6 +34,8 @@ def _snapshot(run_id: str) -> tuple:
         (lambda: mlt.log_metric("../up", 1.0), "'..'"),
         (lambda: mlt.log_metric("/abs", 1.0), "start with '/'"),
         (lambda: mlt.log_metric(3, 1.0), "must be a string"),
+        (lambda: mlt.log_metric(["k"], 1.0), "must be a string"),
+        (lambda: mlt.log_metrics({("a",): 1.0}), "must be a string"),
         (lambda: mlt.log_param("p", "x" * 6001), "limit is 6000"),
         (lambda: mlt.log_param("p:x", 1), "characters a key cannot hold"),
         (lambda: mlt.set_tag("t", "v" * 8001), "limit is 8000"),

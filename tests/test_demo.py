@@ -23,6 +23,8 @@ def test_demo_script_logs_and_compares_runs(tmp_path: Path) -> None:
     assert f"jupyter-mltrack store: {store}" in done.stdout
     assert "9 runs under grid-" in done.stdout
     assert "best:" in done.stdout
+    assert "registered digits-classifier version 1 as @champion" in done.stdout
+    assert "served at http://127.0.0.1:" in done.stdout
     client = mlt.MltrackClient(store)
     exp = client.get_experiment_by_name("digits-demo")
     assert exp is not None

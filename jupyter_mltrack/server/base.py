@@ -69,6 +69,8 @@ class MltrackHandler(APIHandler):
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MltrackError(f"request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise MltrackError("request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise MltrackError("request body must be a JSON object")
         return data

@@ -241,7 +241,7 @@ class MltrackClient:
         state = self._session._runs.get(run_id)
         if state is None or state.status != "RUNNING" or state.lifecycle_stage != "active":
             self._session.writable_run(run_id)
-        if key not in _valid_keys:
+        if type(key) is not str or key not in _valid_keys:
             check_key(key, "metric key")
         if type(value) is not float:
             value = check_metric_value(key, value)
@@ -332,7 +332,7 @@ class MltrackClient:
             # inline fast paths: a batch of 1,000 points should cost microseconds, not a
             # function call per check
             key, value, step, ts = m.key, m.value, m.step, m.timestamp
-            if key not in _valid_keys:
+            if type(key) is not str or key not in _valid_keys:
                 check_key(key, "metric key")
             if type(value) is not float:
                 value = check_metric_value(key, value)

@@ -1,0 +1,186 @@
+"""MLflow 3's logged-model routes (``api/2.0/mlflow/logged-models…``) and run outputs.
+
+``mlflow.<flavor>.log_model`` always goes through these: create the logged model, link it to the
+run (``runs/outputs``), upload its files under the model's ``mlflow-artifacts:/`` URI, mark it
+READY, and tag it with its registered versions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado import web
+
+from ... import artifacts as artifact_files
+from ...errors import MltrackError
+from ...tracking.client import _generated_name
+from ...validation import check_artifact_path, check_key, check_name, param_value_to_str
+from . import serialise
+from .fields import Fields
+from .handler import MlflowHandler
+
+STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
+STATUS_NUMBERS = {1: STATUSES[0], 2: STATUSES[1], 3: STATUSES[2]}
+DEFAULT_MAX_RESULTS = 100
+MAX_RESULTS_LIMIT = 1000
+
+
+def params_of(f: Fields, name: str = "params") -> dict[str, str]:
+    """A list of ``{key, value}`` params as a dict, checked."""
+    out: dict[str, str] = {}
+    for item in f.objects(name):
+        key = check_key(item.required_string("key"), "param key")
+        out[key] = param_value_to_str(key, item.string("value", ""))
+    return out
+
+
+def order_by_clauses(f: Fields) -> list[str] | None:
+    """MLflow's ``[{field_name, ascending}]`` as the store's ``"<field> ASC|DESC"`` clauses."""
+    clauses = []
+    for item in f.objects("order_by"):
+        field_name = item.required_string("field_name")
+        clauses.append(f"{field_name} {'ASC' if item.boolean('ascending', True) else 'DESC'}")
+    return clauses or None
+
+
+class LoggedModelHandler(MlflowHandler):
+    def model_message(self, model: Any) -> dict[str, Any]:
+        return {"model": serialise.logged_model(model, self.artifact_root)}
+
+
+class CreateLoggedModel(LoggedModelHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Create a PENDING logged model in an experiment."""
+        f = self.fields()
+        experiment_id = f.required_string("experiment_id")
+        name = check_name(f.string("name") or _generated_name(), "model name")
+        model = await self.call(
+            self.store.create_logged_model,
+            experiment_id=experiment_id,
+            name=name,
+            source_run_id=f.string("source_run_id") or None,
+            model_type=f.string("model_type") or None,
+            params=params_of(f),
+            tags=f.tags(),
+        )
+        self.ok(self.model_message(model))
+
+
+class LoggedModel(LoggedModelHandler):
+    @web.authenticated
+    async def get(self, model_id: str) -> None:
+        """One logged model."""
+        self.ok(self.model_message(await self.call(self.store.get_logged_model, model_id)))
+
+    @web.authenticated
+    async def patch(self, model_id: str) -> None:
+        """Finalize: set the status (READY once its files are uploaded)."""
+        status = self.fields().choice("status", STATUSES, None, STATUS_NUMBERS)
+        if status is None:
+            raise MltrackError("missing value for required field 'status'")
+        model = await self.call(self.store.finalize_logged_model, model_id, status)
+        self.ok(self.model_message(model))
+
+    @web.authenticated
+    async def delete(self, model_id: str) -> None:
+        """Delete a logged model (its registered versions keep their copies of the source)."""
+        await self.call(self.store.delete_logged_model, model_id)
+        self.ok()
+
+
+class LoggedModelTags(LoggedModelHandler):
+    @web.authenticated
+    async def patch(self, model_id: str) -> None:
+        """Set tags of a logged model."""
+        tags = self.fields().tags()
+        await self.call(self.store.set_logged_model_tags, model_id, tags)
+        self.ok(self.model_message(await self.call(self.store.get_logged_model, model_id)))
+
+
+class LoggedModelTag(MlflowHandler):
+    @web.authenticated
+    async def delete(self, model_id: str, key: str) -> None:
+        """Remove one tag of a logged model."""
+        await self.call(self.store.delete_logged_model_tag, model_id, check_key(key, "tag key"))
+        self.ok()
+
+
+class LoggedModelParams(MlflowHandler):
+    @web.authenticated
+    async def post(self, model_id: str) -> None:
+        """Add params to a logged model (values never change once set)."""
+        await self.call(self.store.log_logged_model_params, model_id, params_of(self.fields()))
+        self.ok()
+
+
+class SearchLoggedModels(MlflowHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Logged models of some experiments matching a filter; ``list_artifacts`` of a run
+        calls this too, with ``name = '<first path segment>'``."""
+        f = self.fields()
+        max_results = f.integer("max_results", DEFAULT_MAX_RESULTS)
+        if max_results is None or not 1 <= max_results <= MAX_RESULTS_LIMIT:
+            raise MltrackError(
+                f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results}"
+            )
+        for dataset in f.objects("datasets"):
+            dataset.required_string("dataset_name")
+        items, token = await self.call(
+            self.store.search_logged_models,
+            experiment_ids=f.strings("experiment_ids"),
+            filter_string=f.string("filter") or None,
+            max_results=max_results,
+            order_by=order_by_clauses(f),
+            page_token=f.string("page_token") or None,
+        )
+        answer: dict[str, Any] = {
+            "models": [serialise.logged_model(m, self.artifact_root) for m in items]
+        }
+        if token:
+            answer["next_page_token"] = token
+        self.ok(answer)
+
+
+class LoggedModelArtifactDirectories(MlflowHandler):
+    @web.authenticated
+    async def get(self, model_id: str) -> None:
+        """One folder of a logged model's files."""
+        path = check_artifact_path(self.fields().string("artifact_directory_path", ""))
+        model = await self.call(self.store.get_logged_model, model_id)
+        root_uri = serialise.proxy_uri(self.artifact_root, model.artifact_uri)
+        base = self.artifact_root / root_uri.removeprefix(serialise.PROXY_SCHEME)
+        files = []
+        for entry in artifact_files.list_dir(base, path):
+            item: dict[str, Any] = {"path": entry.path, "is_dir": entry.is_dir}
+            if not entry.is_dir:
+                item["file_size"] = entry.file_size
+            files.append(item)
+        self.ok({"root_uri": root_uri, "files": files})
+
+
+class LogOutputs(MlflowHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Record the logged models a run produced (and at which step)."""
+        f = self.fields()
+        run_id = f.required_string("run_id")
+        outputs = [
+            (m.required_string("model_id"), m.integer("step", 0)) for m in f.objects("models")
+        ]
+        await self.call(self.store.log_outputs, run_id, outputs)
+        self.ok()
+
+
+ROUTES: list[tuple[str, type]] = [
+    # search before the {model_id} routes, which would otherwise take "search" as an id
+    (r"logged-models/search", SearchLoggedModels),
+    (r"logged-models", CreateLoggedModel),
+    (r"logged-models/([^/]+)", LoggedModel),
+    (r"logged-models/([^/]+)/tags", LoggedModelTags),
+    (r"logged-models/([^/]+)/tags/(.+)", LoggedModelTag),
+    (r"logged-models/([^/]+)/params", LoggedModelParams),
+    (r"logged-models/([^/]+)/artifacts/directories", LoggedModelArtifactDirectories),
+    (r"runs/outputs", LogOutputs),
+]

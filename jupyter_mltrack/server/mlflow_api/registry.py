@@ -1,0 +1,394 @@
+"""MLflow's model registry routes: registered models, versions, stages, aliases, tags.
+
+Every change is made in the store's name of the Jupyter user who sent the request, so the
+registry's history says who moved which alias to which version.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tornado import web
+
+from ...errors import MltrackError
+from ...validation import check_key, check_name, tag_value_to_str
+from . import serialise
+from .handler import MlflowHandler
+
+# MLflow's defaults and limits for registry searches
+MODELS_DEFAULT_MAX_RESULTS = 100
+MODELS_MAX_RESULTS = 1000
+VERSIONS_DEFAULT_MAX_RESULTS = 10_000
+VERSIONS_MAX_RESULTS = 200_000
+_ALIAS_RE = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
+
+
+def check_alias(alias: str) -> str:
+    """An alias: letters, digits, ``_`` and ``-``; not ``latest`` or ``v<number>``, which
+    ``models:/name@…`` URIs would read as something else."""
+    if not _ALIAS_RE.match(alias):
+        raise MltrackError(
+            f"alias {alias!r} may hold only letters, digits, '_' and '-' (at most 255)"
+        )
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise MltrackError(f"alias {alias!r} is reserved (it reads as a version reference)")
+    return alias
+
+
+def _max_results(value: int | None, limit: int) -> int:
+    if value is None or not 1 <= value <= limit:
+        raise MltrackError(f"max_results must be between 1 and {limit}, got {value}")
+    return value
+
+
+class RegistryHandler(MlflowHandler):
+    def user(self) -> str | None:
+        """The Jupyter user making the change (recorded in the registry's history)."""
+        user = self.current_user
+        return getattr(user, "username", None) or (user if isinstance(user, str) else None)
+
+    def name(self) -> str:
+        return check_name(self.fields().required_string("name"), "registered model name")
+
+
+# registered models -----------------------------------------------------------------------------
+class CreateRegisteredModel(RegistryHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Create a registered model (RESOURCE_ALREADY_EXISTS if the name is taken)."""
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        model = await self.call(
+            self.store.create_registered_model,
+            name=name,
+            description=f.string("description"),
+            tags=f.tags(),
+            user=self.user(),
+        )
+        self.ok({"registered_model": serialise.registered_model(model)})
+
+
+class GetRegisteredModel(RegistryHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """A registered model with its latest versions and aliases."""
+        model = await self.call(self.store.get_registered_model, self.name())
+        self.ok({"registered_model": serialise.registered_model(model)})
+
+
+class UpdateRegisteredModel(RegistryHandler):
+    @web.authenticated
+    async def patch(self) -> None:
+        """Set a registered model's description."""
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        model = await self.call(
+            self.store.update_registered_model,
+            name=name,
+            description=f.string("description"),
+            user=self.user(),
+        )
+        self.ok({"registered_model": serialise.registered_model(model)})
+
+
+class RenameRegisteredModel(RegistryHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Rename a registered model (its versions, tags and aliases follow)."""
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        new_name = check_name(f.required_string("new_name"), "registered model name")
+        model = await self.call(
+            self.store.rename_registered_model, name=name, new_name=new_name, user=self.user()
+        )
+        self.ok({"registered_model": serialise.registered_model(model)})
+
+
+class DeleteRegisteredModel(RegistryHandler):
+    @web.authenticated
+    async def delete(self) -> None:
+        """Delete a registered model and its versions."""
+        await self.call(self.store.delete_registered_model, name=self.name(), user=self.user())
+        self.ok()
+
+
+class SetRegisteredModelTag(RegistryHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Set one tag of a registered model."""
+        f = self.fields()
+        key = check_key(f.required_string("key"), "tag key")
+        await self.call(
+            self.store.set_registered_model_tag,
+            name=self.name(),
+            key=key,
+            value=tag_value_to_str(key, f.string("value", "")),
+            user=self.user(),
+        )
+        self.ok()
+
+
+class DeleteRegisteredModelTag(RegistryHandler):
+    @web.authenticated
+    async def delete(self) -> None:
+        """Remove one tag of a registered model."""
+        key = check_key(self.fields().required_string("key"), "tag key")
+        await self.call(
+            self.store.delete_registered_model_tag, name=self.name(), key=key, user=self.user()
+        )
+        self.ok()
+
+
+class SearchRegisteredModels(RegistryHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """Registered models matching a filter (``name``, ``tags.*``), one page."""
+        f = self.fields()
+        items, token = await self.call(
+            self.store.search_registered_models,
+            filter_string=f.string("filter") or None,
+            max_results=_max_results(
+                f.integer("max_results", MODELS_DEFAULT_MAX_RESULTS), MODELS_MAX_RESULTS
+            ),
+            order_by=f.strings("order_by") or None,
+            page_token=f.string("page_token") or None,
+        )
+        answer: dict[str, Any] = {
+            "registered_models": [serialise.registered_model(m) for m in items]
+        }
+        if token:
+            answer["next_page_token"] = token
+        self.ok(answer)
+
+
+class GetLatestVersions(RegistryHandler):
+    async def _latest(self) -> None:
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        versions = await self.call(
+            self.store.get_latest_versions, name=name, stages=f.strings("stages") or None
+        )
+        self.ok({"model_versions": [serialise.model_version(v) for v in versions]})
+
+    @web.authenticated
+    async def post(self) -> None:
+        """The latest version in each of the given stages (all stages by default)."""
+        await self._latest()
+
+    @web.authenticated
+    async def get(self) -> None:
+        """The same, fields in the query string."""
+        await self._latest()
+
+
+class RegisteredModelAlias(RegistryHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Point an alias at a version (moving it if it pointed elsewhere)."""
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        alias = check_alias(f.required_string("alias"))
+        version = f.required_string("version")
+        await self.call(
+            self.store.set_registered_model_alias,
+            name=name,
+            alias=alias,
+            version=version,
+            user=self.user(),
+        )
+        self.ok()
+
+    @web.authenticated
+    async def delete(self) -> None:
+        """Remove an alias."""
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        alias = f.required_string("alias")
+        await self.call(
+            self.store.delete_registered_model_alias, name=name, alias=alias, user=self.user()
+        )
+        self.ok()
+
+    @web.authenticated
+    async def get(self) -> None:
+        """The version an alias points at (an unknown alias: INVALID_PARAMETER_VALUE)."""
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        version = await self.call(
+            self.store.get_model_version_by_alias, name=name, alias=f.required_string("alias")
+        )
+        self.ok({"model_version": serialise.model_version(version)})
+
+
+# model versions --------------------------------------------------------------------------------
+class VersionHandler(RegistryHandler):
+    def name_version(self) -> tuple[str, str]:
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        version = f.string("version")
+        if version is None and f.integer("version") is not None:
+            version = str(f.integer("version"))
+        if not version:
+            raise MltrackError("missing value for required field 'version'")
+        return name, version
+
+
+class CreateModelVersion(VersionHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Register a new version of a model from a source (``models:/m-…``, ``runs:/…``)."""
+        f = self.fields()
+        name = check_name(f.required_string("name"), "registered model name")
+        source = f.required_string("source")
+        # log_model sends the logged model but no run: the store fills in the model's run
+        version = await self.call(
+            self.store.create_model_version,
+            name=name,
+            source=source,
+            run_id=f.string("run_id") or None,
+            model_id=f.string("model_id") or None,
+            run_link=f.string("run_link") or None,
+            description=f.string("description"),
+            tags=f.tags(),
+            user=self.user(),
+        )
+        self.ok({"model_version": serialise.model_version(version)})
+
+
+class GetModelVersion(VersionHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """One version of a registered model."""
+        name, version = self.name_version()
+        mv = await self.call(self.store.get_model_version, name=name, version=version)
+        self.ok({"model_version": serialise.model_version(mv)})
+
+
+class UpdateModelVersion(VersionHandler):
+    @web.authenticated
+    async def patch(self) -> None:
+        """Set a version's description."""
+        name, version = self.name_version()
+        mv = await self.call(
+            self.store.update_model_version,
+            name=name,
+            version=version,
+            description=self.fields().string("description"),
+            user=self.user(),
+        )
+        self.ok({"model_version": serialise.model_version(mv)})
+
+
+class DeleteModelVersion(VersionHandler):
+    @web.authenticated
+    async def delete(self) -> None:
+        """Delete one version (its aliases go with it)."""
+        name, version = self.name_version()
+        await self.call(
+            self.store.delete_model_version, name=name, version=version, user=self.user()
+        )
+        self.ok()
+
+
+class SearchModelVersions(RegistryHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """Versions matching a filter (``name``, ``run_id``, ``source_path``, ``tags.*`` …)."""
+        f = self.fields()
+        items, token = await self.call(
+            self.store.search_model_versions,
+            filter_string=f.string("filter") or None,
+            max_results=_max_results(
+                f.integer("max_results", VERSIONS_DEFAULT_MAX_RESULTS), VERSIONS_MAX_RESULTS
+            ),
+            order_by=f.strings("order_by") or None,
+            page_token=f.string("page_token") or None,
+        )
+        answer: dict[str, Any] = {"model_versions": [serialise.model_version(v) for v in items]}
+        if token:
+            answer["next_page_token"] = token
+        self.ok(answer)
+
+
+class TransitionModelVersionStage(VersionHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Move a version to a stage, optionally archiving the versions already there."""
+        name, version = self.name_version()
+        f = self.fields()
+        mv = await self.call(
+            self.store.transition_model_version_stage,
+            name=name,
+            version=version,
+            stage=f.required_string("stage"),
+            archive_existing_versions=f.boolean("archive_existing_versions", False),
+            user=self.user(),
+        )
+        self.ok({"model_version": serialise.model_version(mv)})
+
+
+class SetModelVersionTag(VersionHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Set one tag of a version."""
+        name, version = self.name_version()
+        f = self.fields()
+        key = check_key(f.required_string("key"), "tag key")
+        await self.call(
+            self.store.set_model_version_tag,
+            name=name,
+            version=version,
+            key=key,
+            value=tag_value_to_str(key, f.string("value", "")),
+            user=self.user(),
+        )
+        self.ok()
+
+
+class DeleteModelVersionTag(VersionHandler):
+    @web.authenticated
+    async def delete(self) -> None:
+        """Remove one tag of a version."""
+        name, version = self.name_version()
+        key = check_key(self.fields().required_string("key"), "tag key")
+        await self.call(
+            self.store.delete_model_version_tag,
+            name=name,
+            version=version,
+            key=key,
+            user=self.user(),
+        )
+        self.ok()
+
+
+class GetModelVersionDownloadUri(VersionHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """Where a version's files are: a logged model's or a run's folder, via the proxy."""
+        name, version = self.name_version()
+        uri = await self.call(self.store.get_model_version_download_uri, name=name, version=version)
+        self.ok({"artifact_uri": serialise.proxy_uri(self.artifact_root, uri)})
+
+
+ROUTES: list[tuple[str, type]] = [
+    (r"registered-models/create", CreateRegisteredModel),
+    (r"registered-models/get", GetRegisteredModel),
+    (r"registered-models/update", UpdateRegisteredModel),
+    (r"registered-models/rename", RenameRegisteredModel),
+    (r"registered-models/delete", DeleteRegisteredModel),
+    (r"registered-models/set-tag", SetRegisteredModelTag),
+    (r"registered-models/delete-tag", DeleteRegisteredModelTag),
+    (r"registered-models/search", SearchRegisteredModels),
+    (r"registered-models/get-latest-versions", GetLatestVersions),
+    (r"registered-models/alias", RegisteredModelAlias),
+    (r"model-versions/create", CreateModelVersion),
+    (r"model-versions/get", GetModelVersion),
+    (r"model-versions/update", UpdateModelVersion),
+    (r"model-versions/delete", DeleteModelVersion),
+    (r"model-versions/search", SearchModelVersions),
+    (r"model-versions/transition-stage", TransitionModelVersionStage),
+    (r"model-versions/set-tag", SetModelVersionTag),
+    (r"model-versions/delete-tag", DeleteModelVersionTag),
+    (r"model-versions/get-download-uri", GetModelVersionDownloadUri),
+]

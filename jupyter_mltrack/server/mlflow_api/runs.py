@@ -1,0 +1,138 @@
+"""MLflow's run routes: create, get, update, delete, restore, search."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tornado import web
+
+from ...entities import Run, RunStatus, ViewType
+from ...errors import MltrackError
+from ...tracking.client import _generated_name
+from ...validation import check_name, check_timestamp
+from . import serialise
+from .experiments import VIEW_TYPE_NUMBERS
+from .handler import MlflowHandler
+
+#: proto enum numbers of RunStatus, for clients that send numbers
+STATUS_NUMBERS = {
+    1: RunStatus.RUNNING,
+    2: RunStatus.SCHEDULED,
+    3: RunStatus.FINISHED,
+    4: RunStatus.FAILED,
+    5: RunStatus.KILLED,
+}
+#: MLflow's default page size for run search
+DEFAULT_MAX_RESULTS = 1000
+
+
+class RunHandler(MlflowHandler):
+    """Shared by routes that answer with whole runs."""
+
+    def run_message(self, run: Run) -> dict[str, Any]:
+        return serialise.run(run, self.artifact_root)
+
+
+class CreateRun(RunHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Create a RUNNING run; the client sends its own system tags (user, source, parent)."""
+        f = self.fields()
+        experiment_id = f.string("experiment_id") or "0"
+        tags = f.tags()
+        run_name = f.string("run_name") or None
+        tag_name = tags.get("mlflow.runName")
+        if run_name and tag_name and run_name != tag_name:
+            raise MltrackError(
+                f"run_name {run_name!r} and the mlflow.runName tag {tag_name!r} differ; "
+                "send one of them, or the same value in both"
+            )
+        run_name = check_name(run_name or tag_name or _generated_name(), "run name")
+        tags["mlflow.runName"] = run_name
+        start_time = f.integer("start_time")
+        start_time = int(time.time() * 1000) if start_time is None else check_timestamp(start_time)
+        user_id = f.string("user_id") or tags.get("mlflow.user")
+        run = await self.call(
+            self.store.create_run,
+            experiment_id,
+            run_name,
+            user_id,
+            start_time,
+            tags,
+            tags.get("mlflow.parentRunId") or None,
+        )
+        self.ok({"run": self.run_message(run)})
+
+
+class GetRun(RunHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        """One run with its latest metrics, params, tags, inputs and outputs."""
+        run_id = self.fields().required_string("run_id", "run_uuid")
+        run = await self.call(self.store.get_run, run_id)
+        self.ok({"run": self.run_message(run)})
+
+
+class UpdateRun(RunHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Set a run's status, end time or name; answer its info."""
+        f = self.fields()
+        run_id = f.required_string("run_id", "run_uuid")
+        status = f.choice("status", RunStatus.ALL, None, STATUS_NUMBERS)
+        end_time = f.integer("end_time")
+        if end_time is not None:
+            check_timestamp(end_time)
+        run_name = f.string("run_name") or None
+        run = await self.call(self.store.update_run, run_id, status, end_time, run_name)
+        self.ok({"run_info": serialise.run_info(run.info, self.artifact_root)})
+
+
+class DeleteRun(MlflowHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Mark a run deleted."""
+        await self.call(self.store.delete_run, self.fields().required_string("run_id"))
+        self.ok()
+
+
+class RestoreRun(MlflowHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Bring a deleted run back."""
+        await self.call(self.store.restore_run, self.fields().required_string("run_id"))
+        self.ok()
+
+
+class SearchRuns(RunHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        """Runs matching a filter (the store parses the grammar), ordered, one page."""
+        f = self.fields()
+        view_type = f.choice(
+            "run_view_type", ViewType.CHOICES, ViewType.ACTIVE_ONLY, VIEW_TYPE_NUMBERS
+        )
+        items, token = await self.call(
+            self.store.search_runs,
+            f.strings("experiment_ids"),
+            f.string("filter") or None,
+            view_type,
+            f.integer("max_results", DEFAULT_MAX_RESULTS),
+            f.strings("order_by") or None,
+            f.string("page_token") or None,
+        )
+        answer: dict[str, Any] = {"runs": [self.run_message(r) for r in items]}
+        if token:
+            answer["next_page_token"] = token
+        self.ok(answer)
+
+
+ROUTES: list[tuple[str, type]] = [
+    ("runs/create", CreateRun),
+    ("runs/get", GetRun),
+    ("runs/update", UpdateRun),
+    ("runs/delete", DeleteRun),
+    ("runs/restore", RestoreRun),
+    ("runs/search", SearchRuns),
+]
