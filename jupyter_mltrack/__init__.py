@@ -68,7 +68,7 @@ _ELSEWHERE = {
     "serve_model": "jupyter_mltrack.models.fluent",
     "ModelRegistry": "jupyter_mltrack.models.registry",
 }
-_SUBMODULES = ("data",)
+_SUBMODULES = ("data", "widgets")
 
 __all__ = [*_FLUENT, *_ELSEWHERE, *_SUBMODULES, "__version__"]
 

@@ -13,7 +13,7 @@ from jupyter_mltrack.magics.testing import reset, run, test_shell
 
 SUBCOMMANDS = [
     "start_run", "end_run", "status", "experiment", "params", "param", "metric", "tag",
-    "artifact", "runs", "compare", "cells", "capture", "run", "help",
+    "artifact", "runs", "compare", "artifacts", "register", "cells", "capture", "run", "help",
 ]  # fmt: skip
 
 
@@ -380,3 +380,27 @@ def test_unload_removes_the_magic_and_the_hooks(ip):
         ip.extension_manager.load_extension("jupyter_mltrack")
     run(ip, "z = 3", cell_id="after-reload")
     assert "after-reload" in {c.cell_id for c in mlt.get_cells(run_id)}
+
+
+def test_artifacts_and_register_subcommands_in_a_terminal_shell(ip, tmp_path, capsys):
+    from sklearn.linear_model import LogisticRegression
+
+    ip.run_line_magic("mltrack", "start_run --name reg")
+    (tmp_path / "notes.txt").write_text("hello")
+    ip.run_line_magic("mltrack", f"artifact {tmp_path / 'notes.txt'}")
+    capsys.readouterr()
+    ip.run_line_magic("mltrack", "artifacts")
+    assert "notes.txt  5 bytes" in capsys.readouterr().out
+    result = ip.run_cell("%mltrack register --name m")
+    assert "has logged no model" in usage_error(result)
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    mlt.log_model(model, "model")
+    ip.run_line_magic("mltrack", "register")
+    assert "logged models of this run: m-" in capsys.readouterr().out
+    ip.run_line_magic("mltrack", "register --name churn --alias champion")
+    assert "registered churn version 1 as @champion" in capsys.readouterr().out
+    loaded = mlt.load_model("models:/churn@champion")
+    assert list(loaded.predict([[0.0], [1.0]])) == [0, 1]
+    ip.run_line_magic("mltrack", "end_run")
+    result = ip.run_cell("%mltrack artifacts")
+    assert "no run is active" in usage_error(result)

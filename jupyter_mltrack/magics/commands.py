@@ -31,7 +31,14 @@ from .parsing import (
     suggest,
     take_leading_options,
 )
-from .views import show_cells, show_compare, show_runs, show_status
+from .views import (
+    show_artifacts,
+    show_cells,
+    show_compare,
+    show_register,
+    show_runs,
+    show_status,
+)
 
 
 @dataclass
@@ -211,6 +218,22 @@ class Commands:
         p = _parser("compare", "Compare runs side by side (ids, id prefixes or names).")
         p.add_argument("runs", nargs="+", metavar="RUN")
         self._add(p, show_compare)
+
+        p = _parser("artifacts", "Browse a run's artifacts (default: the active run).")
+        p.add_argument("run", nargs="?", metavar="RUN")
+        p.add_argument("--path", default=None, help="a folder inside the run's artifacts")
+        self._add(p, show_artifacts)
+
+        p = _parser(
+            "register",
+            "Register a model the run logged (default: the active run); without --name, in a "
+            "notebook, shows a form.",
+        )
+        p.add_argument("run", nargs="?", metavar="RUN")
+        p.add_argument("--name", "-n", help="registered model name (created if new)")
+        p.add_argument("--alias", "-a", help="point this alias at the new version")
+        p.add_argument("--model", "-m", help="the logged model id, when the run logged several")
+        self._add(p, show_register)
 
         p = _parser("cells", "List the notebook cells a run executed (default: the active run).")
         p.add_argument("run", nargs="?", metavar="RUN")

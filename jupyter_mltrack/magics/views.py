@@ -1,4 +1,10 @@
-"""The read-only subcommands: ``status``, ``runs``, ``compare`` and ``cells``, printed as text."""
+"""The viewing subcommands: ``status``, ``runs``, ``compare``, ``cells``, ``artifacts`` and
+``register``.
+
+In a live kernel with ipywidgets and plotly, ``runs``, ``compare``, ``artifacts`` and ``register``
+show the inline widgets (:mod:`jupyter_mltrack.widgets`); elsewhere (a terminal IPython, a test
+shell) they print text.
+"""
 
 from __future__ import annotations
 
@@ -63,11 +69,37 @@ def show_status(recorder: CellRecorder, outputs: OutputCapture) -> None:
     print("\n".join(lines))
 
 
+def widgets_shown() -> bool:
+    """True in a live kernel that can show the inline widgets."""
+    from IPython import get_ipython
+
+    if getattr(get_ipython(), "kernel", None) is None:
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+        import plotly  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def show_runs(args: argparse.Namespace) -> None:
     """``%mltrack runs``: matching runs as a table, newest first."""
     if args.max < 1:
         raise UsageError(f"%mltrack runs: --max must be at least 1, got {args.max}")
     names = [args.experiment] if args.experiment else None
+    if widgets_shown():
+        from .. import widgets
+
+        api(
+            "runs",
+            widgets.show_runs,
+            args.text,
+            experiment_names=names,
+            all_experiments=args.all,
+            page_size=min(args.max, 200),
+        )
+        return
     runs = api(
         "runs",
         fluent.search_runs,
@@ -107,7 +139,71 @@ def resolve_run(what: str, ref: str) -> Run:
 def show_compare(args: argparse.Namespace) -> None:
     """``%mltrack compare``: runs side by side."""
     runs = [resolve_run("compare", ref) for ref in args.runs]
+    if widgets_shown():
+        from .. import widgets
+
+        api("compare", widgets.show_compare, [r.info.run_id for r in runs])
+        return
     print(tables.compare_table(runs))
+
+
+def _run_or_active(what: str, ref: str | None) -> str:
+    if ref is not None:
+        return resolve_run(what, ref).info.run_id
+    active = fluent.active_run()
+    if active is None:
+        raise UsageError(f"%mltrack {what}: no run is active; name one: %mltrack {what} RUN")
+    return active.info.run_id
+
+
+def show_artifacts(args: argparse.Namespace) -> None:
+    """``%mltrack artifacts [RUN] [--path P]``: browse a run's artifacts."""
+    run_id = _run_or_active("artifacts", args.run)
+    if widgets_shown():
+        from .. import widgets
+
+        api("artifacts", widgets.show_artifacts, run_id, args.path or "")
+        return
+    entries = api("artifacts", fluent.list_artifacts, run_id, args.path)
+    if not entries:
+        print("no artifacts here")
+        return
+    for entry in entries:
+        size = "" if entry.is_dir else f"  {entry.file_size} bytes"
+        print(f"{entry.path}{'/' if entry.is_dir else ''}{size}")
+
+
+def show_register(args: argparse.Namespace) -> None:
+    """``%mltrack register [RUN] [--name N] [--alias A]``: register a run's logged model."""
+    run_id = _run_or_active("register", args.run)
+    if widgets_shown() and args.name is None:
+        from .. import widgets
+
+        api("register", widgets.show_register, run_id)
+        return
+    from ..models.fluent import model_registry
+
+    run = api("register", fluent.get_run, run_id)
+    model_ids = [o["model_id"] for o in run.outputs]
+    if not model_ids:
+        raise UsageError("%mltrack register: this run has logged no model (mlt.log_model)")
+    if args.name is None:
+        print("logged models of this run: " + ", ".join(model_ids))
+        print("register one with: %mltrack register --name NAME [--alias ALIAS]")
+        return
+    if args.model is not None and args.model not in model_ids:
+        raise UsageError(f"%mltrack register: {args.model!r} is not a logged model of this run")
+    if args.model is None and len(model_ids) > 1:
+        raise UsageError("%mltrack register: the run logged several models; pick one: --model ID")
+    registry = model_registry()
+    version = api(
+        "register", registry.register_model, f"models:/{args.model or model_ids[0]}", args.name
+    )
+    text = f"registered {version.name} version {version.version}"
+    if args.alias:
+        api("register", registry.set_alias, version.name, args.alias, version.version)
+        text += f" as @{args.alias}"
+    print(text)
 
 
 def show_cells(args: argparse.Namespace) -> None:
