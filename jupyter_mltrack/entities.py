@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class RunStatus:
@@ -32,9 +32,12 @@ class ViewType:
     CHOICES = (ACTIVE_ONLY, DELETED_ONLY, ALL)
 
 
-@dataclass(frozen=True)
-class Metric:
-    """One point of a metric's history."""
+class Metric(NamedTuple):
+    """One point of a metric's history.
+
+    A named tuple rather than a dataclass: bulk logging builds a million of these, and a tuple
+    is several times cheaper to create than a frozen dataclass.
+    """
 
     key: str
     value: float

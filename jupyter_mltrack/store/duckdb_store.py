@@ -125,7 +125,7 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
     ) -> Run:
         run_id = run_id or uuid.uuid4().hex
         with self.connector.transaction() as con:
-            runs.create(
+            return runs.create(
                 con,
                 run_id,
                 experiment_id,
@@ -134,8 +134,8 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
                 start_time,
                 tags,
                 parent_run_id,
+                self.artifact_root,
             )
-            return runs.get(con, run_id, self.artifact_root)
 
     def get_run(self, run_id: str) -> Run:
         with self.connector.connect() as con:

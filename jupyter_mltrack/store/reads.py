@@ -93,6 +93,13 @@ def search(
     return runs.load(con, ids[:max_results], artifact_root), token
 
 
+_FRAME_SOURCES = (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))
+_LEADING = (
+    "run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time",
+    "parent_run_id",
+)  # fmt: skip
+
+
 def runs_frame(
     con: Any,
     artifact_root: Path,
@@ -106,42 +113,42 @@ def runs_frame(
 
     Columns: run_id, experiment_id, run_name, status, artifact_uri, start_time, end_time
     (UTC datetimes), parent_run_id, then ``metrics.*``, ``params.*``, ``tags.*`` sorted by key.
+    The long key/value rows are turned into columns by DuckDB's PIVOT (column names come from
+    the data as values, never spliced into SQL), which is several times faster than pandas.
     """
-    import pandas as pd
+    import pyarrow as pa
 
     ids = search_run_ids(con, experiment_ids, filter_string, view_type, max_results, order_by, 0)
-    base = con.execute(
-        "SELECT r.run_id, CAST(r.experiment_id AS VARCHAR) AS experiment_id, r.run_name, "
-        "r.status, r.artifact_path, r.start_time, r.end_time, r.parent_run_id "
-        "FROM runs r WHERE list_contains(?, r.run_id)",
-        [ids],
-    ).df()
-    order = {run_id: i for i, run_id in enumerate(ids)}
-    base = base.sort_values("run_id", key=lambda s: s.map(order)).reset_index(drop=True)
-    root_uri = artifact_root.as_uri()
-    base["artifact_uri"] = root_uri + "/" + base.pop("artifact_path")
-    for col in ("start_time", "end_time"):
-        base[col] = pd.to_datetime(base[col], unit="ms", utc=True)
-    frames = [base]
-    for prefix, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags")):
-        long = con.execute(
-            f"SELECT run_id, key, value FROM {table} WHERE list_contains(?, run_id)", [ids]
+    con.register("frame_ids", pa.table({"run_id": ids, "ord": list(range(len(ids)))}))
+    pivoted: list[str] = []
+    try:
+        for prefix, table in _FRAME_SOURCES:
+            if not con.execute(
+                f"SELECT 1 FROM {table} JOIN frame_ids USING (run_id) LIMIT 1"
+            ).fetchone():
+                continue
+            name = f"frame_{prefix}"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS PIVOT ("
+                f"SELECT '{prefix}.' || key AS column_name, run_id, value "
+                f"FROM {table} JOIN frame_ids USING (run_id)"
+                ") ON column_name USING first(value) GROUP BY run_id"
+            )
+            pivoted.append(name)
+        joins = " ".join(f"LEFT JOIN {name} USING (run_id)" for name in pivoted)
+        extra = "".join(f", {name}.* EXCLUDE (run_id)" for name in pivoted)
+        frame = con.execute(
+            "SELECT r.run_id, CAST(r.experiment_id AS VARCHAR) AS experiment_id, r.run_name, "
+            "r.status, ? || '/' || r.artifact_path AS artifact_uri, "
+            "epoch_ms(r.start_time) AS start_time, epoch_ms(r.end_time) AS end_time, "
+            f"r.parent_run_id{extra} "
+            f"FROM frame_ids JOIN runs r USING (run_id) {joins} ORDER BY frame_ids.ord",
+            [artifact_root.as_uri()],
         ).df()
-        if long.empty:
-            continue
-        wide = long.pivot(index="run_id", columns="key", values="value")
-        wide = wide.reindex(index=base["run_id"], columns=sorted(wide.columns))
-        wide.columns = [f"{prefix}.{k}" for k in wide.columns]
-        frames.append(wide.reset_index(drop=True))
-    frame = pd.concat(frames, axis=1)
-    leading = [
-        "run_id",
-        "experiment_id",
-        "run_name",
-        "status",
-        "artifact_uri",
-        "start_time",
-        "end_time",
-        "parent_run_id",
-    ]
-    return frame[leading + [c for c in frame.columns if c not in leading]]
+    finally:
+        con.unregister("frame_ids")
+        for name in pivoted:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    for col in ("start_time", "end_time"):
+        frame[col] = frame[col].dt.tz_localize("UTC")
+    return frame

@@ -34,33 +34,61 @@ def create(
     start_time: int,
     tags: dict[str, str],
     parent_run_id: str | None,
-) -> None:
+    artifact_root: Path,
+) -> Run:
+    """Insert a RUNNING run with its tags; return it (built here: no need to read it back)."""
     if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
         raise MltrackError(f"run id {run_id!r} must be 1-64 letters, digits, '_' or '-'")
-    exp = experiments.get(con, experiment_id)
-    if exp.lifecycle_stage != "active":
+    row = con.execute(
+        "SELECT name, artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
+        [experiments.parse_id(experiment_id)],
+    ).fetchone()
+    if row is None:
         raise MltrackError(
-            f"experiment {exp.name!r} is deleted; restore it before starting runs in it",
+            f"no experiment with id {experiment_id!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST
+        )
+    name, artifact_location, stage = row
+    if stage != "active":
+        raise MltrackError(
+            f"experiment {name!r} is deleted; restore it before starting runs in it",
             ErrorCode.INVALID_STATE,
         )
     if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone():
         raise MltrackError(f"run {run_id!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS)
     if parent_run_id is not None:
         require(con, parent_run_id)
+    artifact_path = f"{artifact_location}/{run_id}/artifacts"
     con.execute(
         f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?, ?)",
         [
             run_id,
-            int(exp.experiment_id),
+            experiments.parse_id(experiment_id),
             run_name,
             user_id,
             start_time,
-            f"{exp.artifact_location}/{run_id}/artifacts",
+            artifact_path,
             parent_run_id,
         ],
     )
-    for key, value in tags.items():
-        con.execute("INSERT INTO tags VALUES (?, ?, ?, NULL)", [run_id, key, value])
+    if tags:
+        # one statement for all tags: row-at-a-time inserts cost a millisecond each
+        con.execute(
+            "INSERT INTO tags SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), NULL",
+            [run_id, list(tags), list(tags.values())],
+        )
+    info = RunInfo(
+        run_id=run_id,
+        experiment_id=str(experiments.parse_id(experiment_id)),
+        run_name=run_name,
+        user_id=user_id,
+        status=RunStatus.RUNNING,
+        start_time=start_time,
+        end_time=None,
+        lifecycle_stage="active",
+        artifact_uri=artifact_uri(artifact_root, artifact_path),
+        parent_run_id=parent_run_id,
+    )
+    return Run(info=info, data=RunData(tags=dict(tags)))
 
 
 def require(con: Any, run_id: str) -> tuple:
