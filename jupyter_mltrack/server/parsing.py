@@ -8,6 +8,7 @@ so the handlers stay adapters and these rules can be tested without a server.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import re
@@ -366,18 +367,7 @@ def _inputs(data: dict[str, Any]) -> list[tuple]:
     return out
 
 
-_CELL_FIELDS = (
-    "run_id",
-    "seq",
-    "cell_id",
-    "execution_count",
-    "source",
-    "start_time",
-    "duration_ms",
-    "outcome",
-    "error_type",
-    "error_message",
-)
+_CELL_FIELDS = tuple(f.name for f in dataclasses.fields(Cell))
 
 
 def _cells(data: dict[str, Any]) -> list[Cell]:

@@ -6,9 +6,10 @@ rows a second that way and about a thousand row by row.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from ..entities import RunStatus
+from ..entities import Cell, RunStatus
 from ..errors import ErrorCode, MltrackError
 from .base import WriteBatch
 
@@ -255,38 +256,13 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
         )
 
     if batch.cells:
-        cell_rows = [
-            (
-                c.run_id,
-                c.seq,
-                c.cell_id,
-                c.execution_count,
-                c.source,
-                c.start_time,
-                c.duration_ms,
-                c.outcome,
-                c.error_type,
-                c.error_message,
-            )
-            for c in batch.cells
-        ]
+        names = [f.name for f in dataclasses.fields(Cell)]
         _with_view(
             con,
             "batch_cells",
             _arrow(
-                cell_rows,
-                [
-                    "run_id",
-                    "seq",
-                    "cell_id",
-                    "execution_count",
-                    "source",
-                    "start_time",
-                    "duration_ms",
-                    "outcome",
-                    "error_type",
-                    "error_message",
-                ],
+                [tuple(getattr(c, n) for n in names) for c in batch.cells],
+                names,
                 [
                     pa.string(),
                     pa.int64(),
