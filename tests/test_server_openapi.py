@@ -193,8 +193,10 @@ def test_every_operation_answers_as_documented(
     call("put", "/api/runs/{run_id}/artifacts/file", 400, path_args=r,
          params={"path": "../x"}, data=b"x")  # fmt: skip
 
+    # the registry's routes (tagged models and registry) are walked by test_rest_registry.py
+    registry = {"models", "registry"}
     documented = {(path, verb) for path, item in spec["paths"].items() for verb in VERBS
-                  if verb in item}  # fmt: skip
+                  if verb in item and not set(item[verb]["tags"]) & registry}  # fmt: skip
     assert documented - call.called == set()
 
 

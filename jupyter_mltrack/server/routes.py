@@ -30,6 +30,7 @@ from .handlers import (
     RunsHandler,
 )
 from .metric_handlers import ChangesHandler, MetricHistoriesHandler, RunMetricHistoryHandler
+from .registry_handlers import REGISTRY_ROUTES
 
 PREFIX = "mltrack"
 
@@ -55,6 +56,7 @@ NATIVE_ROUTES: list[tuple[str, type]] = [
     ("/api/metric-histories", MetricHistoriesHandler),
     ("/api/batches", BatchesHandler),
     ("/api/changes", ChangesHandler),
+    *REGISTRY_ROUTES,
 ]
 
 

@@ -41,6 +41,7 @@ from ..validation import check_artifact_path
 from .base import AbstractStore, WriteBatch
 from .discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
 from .reads import _check_max_results
+from .rest_registry import RestRegistryMixin
 
 CONNECT_TIMEOUT_S = 5.0
 # Generous: a large batch or a big table may take a while; a write that times out after it
@@ -113,7 +114,7 @@ def _path_arg(value: str) -> str:
 # The client ------------------------------------------------------------------------------------
 
 
-class RestStore(AbstractStore):
+class RestStore(RestRegistryMixin, AbstractStore):
     """A store served by a jupyter-mltrack tracking server.
 
     Parameters
