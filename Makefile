@@ -8,8 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LINT_PATHS := $(wildcard jupyter_mltrack tests bench examples ui-tests)
 STAMP := $(VENV)/.installed
+# Jupyter refuses to run as root unless told; these machines run everything as root
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo lab test lint ui-test browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +21,30 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
+	@echo "Opening JupyterLab with the demo notebook (NO_LAB=1 skips this)."
+	@if [ -z "$(NO_LAB)" ]; then $(VENV)/bin/jupyter lab examples/demo.ipynb $(LAB_ARGS); fi
+
+# JupyterLab with the sidebar and the demo notebook
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab examples/demo.ipynb $(LAB_ARGS)
+
+# Debian's Chromium for the browser tests (tools that download their own browser fail here)
+browser:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)
 	$(PY) -m mypy
+	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm lint:check
+	$(VENV)/bin/jupyter labextension list 2>&1 | grep -E "jupyter-mltrack .*enabled.*OK"
+	$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "jupyter_mltrack .*enabled"
 
-test: lint
-	$(PY) -m pytest
+test: lint browser
+	$(PY) -m pytest tests ui-tests
+
+ui-test: $(STAMP) browser
+	$(PY) -m pytest ui-tests
 
 bench: $(STAMP)
 	$(PY) bench/bench_tracking.py

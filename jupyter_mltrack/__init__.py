@@ -113,3 +113,8 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .server.app import MltrackApp
 
     return [{"module": "jupyter_mltrack", "app": MltrackApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (for ``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "jupyter-mltrack"}]
