@@ -372,6 +372,180 @@ def test_cells_in_order(store: AbstractStore) -> None:
     assert (got[3].outcome, got[3].error_type) == ("error", "ZeroDivisionError")
 
 
+# which cell logged what ----------------------------------------------------------------------
+
+
+def test_logged_items_and_the_cell_of_each(store: AbstractStore) -> None:
+    run_id = _run(store, store.create_experiment(_name()))
+    now = _now()
+    path, size, media = store.save_artifact_bytes(run_id, "report.txt", b"done")
+    store.write_batch(
+        WriteBatch(
+            params=[(run_id, "lr", "0.1", "prep")],
+            metrics=[
+                (run_id, "loss", 0.5, 0, now + 11, "fit"),
+                (run_id, "loss", 0.4, 1, now + 12, "fit"),
+                (run_id, "loss", 0.3, 2, now + 31, "fit"),
+                (run_id, "loss", 0.2, 3, now + 41, "eval"),
+            ],
+            artifacts=[(run_id, path, size, media, "eval", now + 42)],
+            tags=[(run_id, "free", "x", None)],
+            cells=[
+                Cell(run_id, 0, "prep", 1, "lr = 0.1", now, 1.0, "ok"),
+                Cell(run_id, 1, "fit", 2, "fit()", now + 10, 1.0, "ok"),
+                Cell(run_id, 2, "fit", 3, "fit()", now + 30, 1.0, "ok"),  # run again
+                Cell(run_id, 3, "eval", 4, "evaluate()", now + 40, 1.0, "ok"),
+            ],
+        )
+    )
+    items = store.get_logged_items(run_id)
+    assert ("param", "lr", "prep", "0.1", None, None, 1) in items
+    assert ("tag", "free", None, "x", None, None, 1) in items
+    assert ("artifact", "report.txt", "eval", "text/plain", None, None, 1) in items
+    metrics = [i for i in items if i[0] == "metric"]
+    assert [(i[2], i[4], i[5], i[6]) for i in metrics] == [("fit", 0, 2, 3), ("eval", 3, 3, 1)]
+    assert float(metrics[0][3]) == 0.3 and float(metrics[1][3]) == 0.2
+    assert [i[:3] for i in store.get_logged_items(run_id, "eval")] == [
+        ("artifact", "report.txt", "eval"), ("metric", "loss", "eval")
+    ]  # fmt: skip
+    assert store.get_logged_items(run_id, "never-ran") == []
+
+    found, cell = store.get_item_cell(run_id, "param", "lr")
+    assert found and cell is not None and (cell.cell_id, cell.source) == ("prep", "lr = 0.1")
+    _, first_fit = store.get_item_cell(run_id, "metric", "loss", step=1)
+    assert first_fit is not None and (first_fit.cell_id, first_fit.seq) == ("fit", 1)
+    _, second_fit = store.get_item_cell(run_id, "metric", "loss", step=2)
+    assert second_fit is not None and (second_fit.cell_id, second_fit.seq) == ("fit", 2)
+    _, latest = store.get_item_cell(run_id, "metric", "loss")
+    assert latest is not None and latest.cell_id == "eval"
+    _, artifact = store.get_item_cell(run_id, "artifact", "report.txt")
+    assert artifact is not None and artifact.duration_ms == 1.0 and artifact.outcome == "ok"
+    assert store.get_item_cell(run_id, "tag", "free") == (True, None)  # logged outside a cell
+    assert store.get_item_cell(run_id, "param", "missing") == (False, None)
+    assert store.get_item_cell(run_id, "metric", "loss", step=99) == (False, None)
+
+
+def test_item_lineage_errors_have_the_same_codes(store: AbstractStore) -> None:
+    run_id = _run(store, store.create_experiment(_name()))
+    store.write_batch(WriteBatch(params=[(run_id, "a", "1", None)]))
+    missing = "0" * 32
+    assert _code(store.get_logged_items, missing) == ErrorCode.RESOURCE_DOES_NOT_EXIST
+    assert _code(store.get_item_cell, missing, "param", "a") == ErrorCode.RESOURCE_DOES_NOT_EXIST
+    invalid = ErrorCode.INVALID_PARAMETER_VALUE
+    assert _code(store.get_logged_items, run_id, "") == invalid
+    assert _code(store.get_item_cell, run_id, "metrics", "a") == invalid
+    assert _code(store.get_item_cell, run_id, "param", "") == invalid
+    assert _code(store.get_item_cell, run_id, "param", "a", 1) == invalid  # steps: metrics only
+    assert _code(store.get_item_cell, run_id, "metric", "a", "1") == invalid
+    assert _code(store.get_item_cell, run_id, "metric", "a", True) == invalid
+
+
+def test_item_lineage_routes_refuse_bad_query_arguments(
+    tracking_server: TrackingServer, tmp_path: Path
+) -> None:
+    rest = RestStore(tmp_path / "client", tracking_server.url, tracking_server.token)
+    run_id = _run(rest, rest.create_experiment(_name()))
+    rest.write_batch(WriteBatch(params=[(run_id, "a", "1", None)]))
+    rest.close()
+    bad = {
+        "items": [{"cell_id": ""}],
+        "item-cell": [
+            {"key": "a"},  # no kind
+            {"kind": "param"},  # no key
+            {"kind": "params", "key": "a"},
+            {"kind": "metric", "key": "a", "step": "one"},
+            {"kind": "param", "key": "a", "step": "1"},
+        ],
+    }
+    for route, cases in bad.items():
+        for params in cases:
+            answer = tracking_server.api("GET", f"/runs/{run_id}/{route}", params=params)
+            assert answer.status_code == 400, (route, params, answer.text)
+            body = answer.json()
+            assert body["error_code"] == "INVALID_PARAMETER_VALUE", body
+    for route, params in (("items", {}), ("item-cell", {"kind": "param", "key": "a"})):
+        answer = tracking_server.api("GET", f"/runs/{'0' * 32}/{route}", params=params)
+        assert answer.status_code == 404 and answer.json()["error_code"] == (
+            "RESOURCE_DOES_NOT_EXIST"
+        )
+
+
+@pytest.fixture(params=["embedded", "rest"])
+def client_store(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    tracking_server: TrackingServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Path]:
+    """A store directory the tracking client reaches embedded, or through the tracking server."""
+    monkeypatch.setenv("MLTRACK_GIT_LINEAGE", "0")  # no diff artifacts among the items
+    for name in ("MLTRACK_SERVER_URL", "MLTRACK_SERVER_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    if request.param == "rest":
+        yield tracking_server.store_dir  # its server.json sends clients to the server
+        return
+    yield tmp_path / "embedded"
+    from jupyter_mltrack.tracking.session import get_session
+
+    get_session(tmp_path / "embedded").store.close()  # type: ignore[attr-defined]
+
+
+def test_lineage_queries_answer_through_either_store(client_store: Path) -> None:
+    from jupyter_mltrack.tracking import context, lineage
+    from jupyter_mltrack.tracking.client import MltrackClient
+
+    client = MltrackClient(client_store)
+    backend = client._session.store
+    expected = RestStore if client_store.name != "embedded" else DuckDBStore
+    assert isinstance(backend, expected)
+    run_id = client.create_run(client.create_experiment(_name())).info.run_id
+
+    def cell(seq: int, cell_id: str, source: str) -> None:
+        # what the magics do when a cell starts: items logged from now on carry its id
+        context.current.cell_id = cell_id
+        client._session.buffer.extend(
+            "cells", [Cell(run_id, seq, cell_id, seq + 1, source, _now(), 1.0, "ok")]
+        )
+
+    try:
+        cell(0, "prep", "log_param")
+        client.log_param(run_id, "lr", 0.1)
+        cell(1, "fit", "log_metric")
+        for step in range(3):
+            client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step)
+        cell(2, "report", "log_text")
+        client.log_text(run_id, "done", "notes/report.txt")
+    finally:
+        context.current.cell_id = None
+
+    # no explicit flush: the lineage functions read what this process logged, too
+    kinds = {(i.kind, i.key, i.cell_id) for i in lineage.logged_items(run_id, store=client_store)}
+    assert {
+        ("param", "lr", "prep"),
+        ("metric", "loss", "fit"),
+        ("artifact", "notes/report.txt", "report"),
+    } <= kinds
+    (fit,) = lineage.logged_items(run_id, cell_id="fit", store=client_store)
+    assert (fit.kind, fit.first_step, fit.last_step, fit.points) == ("metric", 0, 2, 3)
+    prep = lineage.cell_of(run_id, "param", "lr", store=client_store)
+    assert prep is not None and (prep.cell_id, prep.source) == ("prep", "log_param")
+    at_step = lineage.cell_of(run_id, "metric", "loss", step=1, store=client_store)
+    assert at_step is not None and at_step.cell_id == "fit"
+    report = lineage.cell_of(run_id, "artifact", "notes/report.txt", store=client_store)
+    assert report is not None and report.seq == 2
+    assert lineage.cell_of(run_id, "tag", "mlflow.runName", store=client_store) is None
+
+    with pytest.raises(MltrackError) as missing:
+        lineage.cell_of(run_id, "param", "nope", store=client_store)
+    assert missing.value.code == ErrorCode.RESOURCE_DOES_NOT_EXIST
+    with pytest.raises(MltrackError) as no_run:
+        lineage.logged_items("0" * 32, store=client_store)
+    assert no_run.value.code == ErrorCode.RESOURCE_DOES_NOT_EXIST
+    with pytest.raises(MltrackError) as bad_kind:
+        lineage.cell_of(run_id, "metrics", "loss", store=client_store)
+    assert bad_kind.value.code == ErrorCode.INVALID_PARAMETER_VALUE
+
+
 def test_info_and_gc(store: AbstractStore) -> None:
     run_id = _run(store, store.create_experiment(_name()))
     store.save_artifact_bytes(run_id, "a.txt", b"abc")

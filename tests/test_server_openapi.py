@@ -146,7 +146,7 @@ def test_every_operation_answers_as_documented(
         "metrics": [[r["run_id"], "loss", "NaN", 0, 1, None], [r["run_id"], "loss", 0.5, 1, 2,
                                                                 None]],
         "metric_series": [[r["run_id"], "acc", None, [0.1, 0.2, 0.3], [0, 1, 2], [1, 2, 3]]],
-        "params": [[r["run_id"], "lr", "0.1", None]],
+        "params": [[r["run_id"], "lr", "0.1", "c"]],
         "cells": [{"run_id": r["run_id"], "seq": 1, "cell_id": "c", "execution_count": 1,
                    "source": "x", "start_time": 1, "duration_ms": 1.0, "outcome": "ok",
                    "error_type": None, "error_message": None}],
@@ -164,6 +164,17 @@ def test_every_operation_answers_as_documented(
     call("patch", "/api/runs/{run_id}", path_args=r, json={"run_name": "r2", "tags": {"t": "1"}})
     call("get", "/api/runs/{run_id}/cells", path_args=r)
     call("get", "/api/runs/{run_id}/lineage", path_args=r)
+    items = call("get", "/api/runs/{run_id}/items", path_args=r).json()["items"]
+    assert {("param", "lr"), ("metric", "loss"), ("metric", "acc")} <= {
+        (i["kind"], i["key"]) for i in items
+    }
+    call("get", "/api/runs/{run_id}/items", path_args=r, params={"cell_id": "c"})
+    lr = call("get", "/api/runs/{run_id}/item-cell", path_args=r,
+              params={"kind": "param", "key": "lr"}).json()  # fmt: skip
+    assert lr["found"] is True and lr["cell"]["cell_id"] == "c"
+    call("get", "/api/runs/{run_id}/item-cell", path_args=r,
+         params={"kind": "metric", "key": "loss", "step": 1})  # fmt: skip
+    call("get", "/api/runs/{run_id}/item-cell", path_args=r, params={"kind": "param", "key": "x"})
     call("get", "/api/runs/{run_id}/metric-history", path_args=r, params={"key": "loss"})
     call("get", "/api/metric-histories",
          params={"run_id": r["run_id"], "key": ["loss", "acc"], "points": 4})  # fmt: skip
@@ -190,6 +201,8 @@ def test_every_operation_answers_as_documented(
     # errors answer in the documented shape too
     call("get", "/api/runs/{run_id}", 404, path_args={"run_id": "missing"})
     call("post", "/api/batches", 400, data="{oops")
+    call("get", "/api/runs/{run_id}/item-cell", 400, path_args=r,
+         params={"kind": "metrics", "key": "loss"})  # fmt: skip
     call("put", "/api/runs/{run_id}/artifacts/file", 400, path_args=r,
          params={"path": "../x"}, data=b"x")  # fmt: skip
 

@@ -16,7 +16,7 @@ from tornado import web
 from .. import __version__
 from ..entities import Run, ViewType
 from ..errors import ErrorCode, MltrackError
-from ..store import ui_queries
+from ..store import lineage_queries, ui_queries
 from ..store.duckdb_store import DuckDBStore
 from ..store.reads import MAX_RESULTS_LIMIT
 from ..validation import check_name
@@ -299,6 +299,28 @@ class RunCellsHandler(NativeHandler):
         """The notebook cells executed while the run was active, in order."""
         cells = await self.call(self.store.get_cells, run_id)
         self.send_json({"cells": [vars(c) for c in cells]})
+
+
+class RunItemsHandler(NativeHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        """What a run logged, each item with the cell it came from (``cell_id``: one cell's)."""
+        cell_id = lineage_queries.check_cell_id(self.query("cell_id"))
+        rows = await self.call(self.store.get_logged_items, run_id, cell_id)
+        self.send_json({"items": [dict(zip(lineage_queries.ITEM_FIELDS, r)) for r in rows]})
+
+
+class RunItemCellHandler(NativeHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        """The executed cell that logged one item (a metric's point at ``step``, or its latest)."""
+        step_text = self.query("step")
+        step = None if step_text in (None, "") else parsing.integer(step_text, "step", 0)
+        kind, key, step = lineage_queries.check_item(
+            self.required("kind"), self.required("key"), step
+        )
+        found, cell = await self.call(self.store.get_item_cell, run_id, kind, key, step)
+        self.send_json({"found": found, "cell": None if cell is None else vars(cell)})
 
 
 class RunLineageHandler(NativeHandler):

@@ -217,6 +217,60 @@ class AbstractStore(abc.ABC):
     @abc.abstractmethod
     def get_cells(self, run_id: str) -> list[Cell]: ...
 
+    @abc.abstractmethod
+    def get_logged_items(self, run_id: str, cell_id: str | None = None) -> list[tuple]:
+        """Everything a run logged, each item with the cell it came from.
+
+        Parameters
+        ----------
+        run_id:
+            The run.
+        cell_id:
+            Only the items this cell logged; None for all of them.
+
+        Returns
+        -------
+        list of tuple
+            Rows ``(kind, key, cell_id, value, first_step, last_step, points)``, ordered by
+            kind, key and first step: one per param, tag, artifact and dataset input, one per
+            (metric, cell) with the value of that cell's last point and the steps it logged.
+
+        Raises
+        ------
+        MltrackError
+            RESOURCE_DOES_NOT_EXIST when the run does not exist.
+        """
+
+    @abc.abstractmethod
+    def get_item_cell(
+        self, run_id: str, kind: str, key: str, step: int | None = None
+    ) -> tuple[bool, Cell | None]:
+        """The executed cell that logged one item of a run.
+
+        Parameters
+        ----------
+        run_id:
+            The run.
+        kind:
+            ``"param"``, ``"tag"``, ``"metric"``, ``"artifact"`` or ``"input"``.
+        key:
+            The item's key (an artifact's path, an input's dataset name).
+        step:
+            For a metric, the step of the point asked about; None for its latest point.
+
+        Returns
+        -------
+        tuple of (bool, Cell or None)
+            ``found`` is False when the run never logged the item; the cell is None when the
+            item was logged outside any recorded cell.
+
+        Raises
+        ------
+        MltrackError
+            RESOURCE_DOES_NOT_EXIST when the run does not exist; INVALID_PARAMETER_VALUE for an
+            unknown kind, an empty key, or a step given for anything but a metric.
+        """
+
     # artifact files: written at call time (the caller may change the file right after)
     @abc.abstractmethod
     def save_artifact_files(

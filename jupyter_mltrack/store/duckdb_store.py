@@ -19,7 +19,7 @@ from .. import artifacts as artifact_files
 from ..entities import ArtifactInfo, Cell, Experiment, MetricHistory, Run
 from ..errors import MltrackError
 from ..validation import check_artifact_path, check_name
-from . import experiments, reads, runs, writes
+from . import experiments, lineage_queries, reads, runs, writes
 from .base import AbstractStore, WriteBatch
 from .connection import DEFAULT_LINGER_S, Connector, preload_engine
 from .duckdb_registry import DuckDBRegistryMixin
@@ -217,6 +217,15 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
     def get_cells(self, run_id: str) -> list[Cell]:
         with self.connector.connect() as con:
             return runs.cells(con, run_id)
+
+    def get_logged_items(self, run_id: str, cell_id: str | None = None) -> list[tuple]:
+        return lineage_queries.logged_items(self, run_id, lineage_queries.check_cell_id(cell_id))
+
+    def get_item_cell(
+        self, run_id: str, kind: str, key: str, step: int | None = None
+    ) -> tuple[bool, Cell | None]:
+        kind, key, step = lineage_queries.check_item(kind, key, step)
+        return lineage_queries.item_cell(self, run_id, kind, key, step)
 
     # artifacts -----------------------------------------------------------------------------
     def run_artifact_dir(self, run_id: str) -> Path:

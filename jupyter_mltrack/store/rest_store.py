@@ -40,6 +40,7 @@ from ..errors import ErrorCode, MltrackError
 from ..validation import check_artifact_path
 from .base import AbstractStore, WriteBatch
 from .discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
+from .lineage_queries import ITEM_FIELDS, check_cell_id, check_item
 from .reads import _check_max_results
 from .rest_registry import RestRegistryMixin
 
@@ -435,6 +436,21 @@ class RestStore(RestRegistryMixin, AbstractStore):
 
     def get_cells(self, run_id: str) -> list[Cell]:
         return [_cell(c) for c in self._get(f"/runs/{_path_arg(run_id)}/cells")["cells"]]
+
+    def get_logged_items(self, run_id: str, cell_id: str | None = None) -> list[tuple]:
+        # checked here too: an empty cell id would otherwise be dropped from the query string
+        # and silently widen the answer to every cell
+        cell_id = check_cell_id(cell_id)
+        data = self._get(f"/runs/{_path_arg(run_id)}/items", cell_id=cell_id)
+        return [tuple(item[name] for name in ITEM_FIELDS) for item in data["items"]]
+
+    def get_item_cell(
+        self, run_id: str, kind: str, key: str, step: int | None = None
+    ) -> tuple[bool, Cell | None]:
+        kind, key, step = check_item(kind, key, step)
+        data = self._get(f"/runs/{_path_arg(run_id)}/item-cell", kind=kind, key=key, step=step)
+        cell = data.get("cell")
+        return bool(data["found"]), (None if cell is None else _cell(cell))
 
     # artifact files ----------------------------------------------------------------------------
     def _upload(self, run_id: str, rel: str, data: Any) -> tuple[str, int, str]:

@@ -43,7 +43,7 @@ from ..errors import ErrorCode, MltrackError
 from ..store.liveness import HOST_TAG, PID_TAG, PROCESS_START_TAG, process_start_token
 
 if TYPE_CHECKING:
-    from ..store.duckdb_store import DuckDBStore
+    from ..store.base import AbstractStore
 
 log = logging.getLogger("jupyter_mltrack")
 
@@ -318,17 +318,14 @@ class LoggedItem:
     points: int = 1
 
 
-def _embedded_store(store: str | os.PathLike[str] | None) -> DuckDBStore:
-    from ..store.duckdb_store import DuckDBStore
+def _store_of(store: str | os.PathLike[str] | None) -> AbstractStore:
+    """The store a client of ``store`` logs to (embedded or a tracking server), flushed."""
     from . import fluent
     from .client import MltrackClient
 
     client = fluent.client() if store is None else MltrackClient(store)
     client.flush()  # read what this process logged, too
-    backend = client._session.store
-    if not isinstance(backend, DuckDBStore):
-        raise MltrackError("cell lineage queries need the embedded store", ErrorCode.INVALID_STATE)
-    return backend
+    return client._session.store
 
 
 def logged_items(
@@ -345,13 +342,12 @@ def logged_items(
     store:
         The store directory; default: the one the fluent API uses.
     """
-    if not isinstance(run_id, str) or not run_id:
-        raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")
-    if cell_id is not None and (not isinstance(cell_id, str) or not cell_id):
-        raise MltrackError(f"cell id must be a non-empty string or None, got {cell_id!r}")
     from ..store import lineage_queries
 
-    rows = lineage_queries.logged_items(_embedded_store(store), run_id, cell_id)
+    if not isinstance(run_id, str) or not run_id:
+        raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")
+    lineage_queries.check_cell_id(cell_id)
+    rows = _store_of(store).get_logged_items(run_id, cell_id)
     return [
         LoggedItem(kind, key, cell, value, s0, s1, int(n))
         for kind, key, cell, value, s0, s1, n in rows
@@ -386,18 +382,12 @@ def cell_of(
         RESOURCE_DOES_NOT_EXIST when the run or the item does not exist.
     """
     from ..store import lineage_queries
-    from ..validation import check_step
 
     if not isinstance(run_id, str) or not run_id:
         raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")
-    lineage_queries.check_kind(kind)
-    if not isinstance(key, str) or not key:
-        raise MltrackError(f"key must be a non-empty string, got {key!r}")
-    if step is not None:
-        if kind != "metric":
-            raise MltrackError(f"step only applies to metrics, not to a {kind}")
-        step = check_step(step)
-    found, cell = lineage_queries.item_cell(_embedded_store(store), run_id, kind, key, step)
+    # checked before flushing: a mistake should not wait for (or depend on) the store
+    kind, key, step = lineage_queries.check_item(kind, key, step)
+    found, cell = _store_of(store).get_item_cell(run_id, kind, key, step)
     if not found:
         at = f" at step {step}" if step is not None else ""
         raise MltrackError(
