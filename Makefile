@@ -40,8 +40,10 @@ lint: $(STAMP)
 	$(VENV)/bin/jupyter labextension list 2>&1 | grep -E "jupyter-mltrack .*enabled.*OK"
 	$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "jupyter_mltrack .*enabled"
 
+# two sessions: each folder has a conftest of its own, and tests import from theirs by name
 test: lint browser
-	$(PY) -m pytest tests ui-tests
+	$(PY) -m pytest tests
+	$(PY) -m pytest ui-tests
 
 ui-test: $(STAMP) browser
 	$(PY) -m pytest ui-tests
