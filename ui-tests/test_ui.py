@@ -260,6 +260,22 @@ def test_register_a_model_and_set_an_alias(
     assert str(answer["model_version"]["version"]) == "1"
     # the lineage goes back to the run
     assert "with-model" in version.locator(".jp-mltrack-KeyValue").first.inner_text()
+    # a comment with an approval lands in the review trail, newest first, with the alias change
+    reviews = version.locator(".jp-mltrack-Reviews")
+    reviews.locator("textarea").fill("Holdout accuracy checked; ship it.")
+    reviews.locator("select").select_option("APPROVED")
+    reviews.locator("button[type='submit']").click()
+    review = reviews.locator(".jp-mltrack-Events li[data-kind='review']")
+    review.wait_for()
+    assert "Holdout accuracy checked; ship it." in review.inner_text()
+    assert (
+        review.locator(".jp-mltrack-Approval[data-approval='APPROVED']").inner_text() == "approved"
+    )
+    assert reviews.locator(".jp-mltrack-Events li").first.get_attribute("data-kind") == "review"
+    assert (
+        "@champion" in reviews.locator(".jp-mltrack-Events li[data-kind='set_alias']").inner_text()
+    )
+    reviews.scroll_into_view_if_needed()
     snap(page, "registry", readme=True)
 
 

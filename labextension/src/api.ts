@@ -22,6 +22,7 @@ import {
   ILoggedItem,
   ILoggedModel,
   IMetricSeries,
+  IModelReview,
   IModelVersion,
   IRegisteredModel,
   IRegistryEvent,
@@ -792,48 +793,67 @@ export class MltrackApi {
     return toRegisteredModel(o.registered_model);
   }
 
-  private versionPath(name: string, version: string, rest: string): string {
-    return `${NATIVE}/registry/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}${rest}`;
+  /**
+   * The native path of a registered model (and what follows it). Names are percent-encoded
+   * one segment, "/" as %2F and "." as %2E so a "." or ".." name does not fold away.
+   */
+  private modelPath(name: string, rest = ''): string {
+    const segment = encodeURIComponent(name).replace(/\./g, '%2E');
+    return `${NATIVE}/registered-models/${segment}${rest}`;
   }
 
   /**
-   * A version's history: every recorded change, comments and reviews included. Null when the
-   * server does not offer the route.
+   * The recorded changes of a model, or of one version (comments, approval decisions, stage
+   * and alias changes, with who and when), oldest first as the server sends them. Empty when
+   * nothing is recorded; null when the server does not offer the route.
    */
-  async versionHistory(name: string, version: string): Promise<IRegistryEvent[] | null> {
+  async registryHistory(
+    name: string,
+    options: { version?: string; kinds?: string[] } = {}
+  ): Promise<IRegistryEvent[] | null> {
+    let o: JsonObject;
     try {
-      const o = await this.json(this.versionPath(name, version, '/history'));
-      return asArray(o.events).map(item => {
-        const e = asObject(item);
-        return {
-          seq: toNumber(e.seq),
-          time: toNumber(e.time),
-          user_id: optStr(e.user_id),
-          name: str(e.name),
-          version: optStr(e.version),
-          kind: str(e.kind),
-          detail: asObject(e.detail)
-        };
+      o = await this.json(this.modelPath(name, '/history'), {
+        query: { version: options.version, kind: options.kinds }
       });
     } catch (error) {
-      if (error instanceof MltrackApiError && error.isMissingRoute) {
-        return null;
+      if (error instanceof MltrackApiError) {
+        if (error.isMissingRoute) {
+          return null;
+        }
+        if (error.code === 'RESOURCE_DOES_NOT_EXIST') {
+          return []; // the server answers 404 when there are no events
+        }
       }
       throw error;
     }
+    return asArray(o.events).map(item => {
+      const e = asObject(item);
+      return {
+        seq: toNumber(e.seq),
+        time: toNumber(e.time),
+        user_id: optStr(e.user_id),
+        name: str(e.name),
+        version: e.version === null || e.version === undefined ? null : String(e.version),
+        kind: str(e.kind),
+        detail: asObject(e.detail)
+      };
+    });
   }
 
-  /** Comment on a version, optionally with a review decision (APPROVED, REJECTED, PENDING). */
-  async reviewVersion(
+  /**
+   * Comment on a version and/or set its approval; the review goes into the history. At least
+   * one of comment and approval. Returns the version after the review.
+   */
+  async reviewModelVersion(
     name: string,
     version: string,
-    comment: string,
-    approval: string | null
-  ): Promise<void> {
-    const body: JsonObject = { comment };
-    if (approval) {
-      body.approval = approval;
-    }
-    await this.json(this.versionPath(name, version, '/reviews'), { method: 'POST', body });
+    review: IModelReview
+  ): Promise<IModelVersion> {
+    const o = await this.json(
+      this.modelPath(name, `/versions/${encodeURIComponent(version)}/reviews`),
+      { method: 'POST', body: { comment: review.comment, approval: review.approval } }
+    );
+    return toVersion(o.model_version);
   }
 }

@@ -253,6 +253,15 @@ export interface IRegistryEvent {
   detail: Record<string, unknown>;
 }
 
+/** A model version's review state. */
+export type ModelApproval = 'NONE' | 'PENDING' | 'APPROVED' | 'REJECTED';
+
+/** A review of a model version: a comment, an approval decision, or both. */
+export interface IModelReview {
+  comment: string | null;
+  approval: ModelApproval | null;
+}
+
 /** The registry stages, as in MLflow. */
 export const MODEL_STAGES = ['None', 'Staging', 'Production', 'Archived'] as const;
 

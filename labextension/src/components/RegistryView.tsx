@@ -18,7 +18,8 @@ import {
   IRegisteredModel,
   IRegistryEvent,
   IRunActions,
-  MODEL_STAGES
+  MODEL_STAGES,
+  ModelApproval
 } from '../tokens';
 import { ErrorMessage, KeyValueTable, Loading, Note, ToolButton, useAsync } from './common';
 
@@ -433,76 +434,108 @@ function VersionDetail(props: {
   );
 }
 
+const APPROVAL_LABELS: Record<ModelApproval, string> = {
+  NONE: 'no decision',
+  PENDING: 'review requested',
+  APPROVED: 'approved',
+  REJECTED: 'rejected'
+};
+
+function isApproval(value: unknown): value is ModelApproval {
+  return typeof value === 'string' && value in APPROVAL_LABELS;
+}
+
+/** What one recorded change did, in words (the approval, if any, is shown apart). */
 function describeEvent(event: IRegistryEvent): string {
   const d = event.detail;
   const text = (key: string) => (d[key] === undefined || d[key] === null ? '' : String(d[key]));
+  const reason = text('reason') ? ` (${text('reason')})` : '';
   switch (event.kind) {
-    case 'comment':
     case 'review':
-      return `${text('approval') && text('approval') !== 'NONE' ? `[${text('approval')}] ` : ''}${text('comment')}`;
+      return text('comment');
     case 'set_alias':
-    case 'alias':
-      return `alias @${text('alias')} → v${event.version ?? text('version')}`;
-    case 'transition':
-    case 'stage':
-      return `stage ${text('old') || text('from')} → ${text('new') || text('to')}`;
+      return text('previous_version') && text('previous_version') !== event.version
+        ? `@${text('alias')} moved here from v${text('previous_version')}`
+        : `@${text('alias')} set`;
+    case 'delete_alias':
+      return `@${text('alias')} removed${reason}`;
+    case 'transition_stage':
+      return `stage ${text('old') || 'None'} → ${text('new') || 'None'}${reason}`;
+    case 'create_version':
+      return text('run_id') ? `registered from run ${text('run_id').slice(0, 8)}` : 'registered';
+    case 'update_description':
+      return text('new') ? `description: ${text('new')}` : 'description cleared';
+    case 'set_tag':
+      return `tag ${text('key')}=${text('value')}`;
+    case 'delete_tag':
+      return `tag ${text('key')} removed`;
     default:
       return Object.keys(d).length ? JSON.stringify(d) : '';
   }
 }
 
+const KIND_LABELS: Record<string, string> = {
+  review: 'review',
+  set_alias: 'alias',
+  delete_alias: 'alias',
+  transition_stage: 'stage',
+  create_version: 'created',
+  update_description: 'description',
+  set_tag: 'tag',
+  delete_tag: 'tag',
+  delete_version: 'deleted'
+};
+
+/** A version's review trail, newest first, and a form to comment and approve or reject. */
 function ReviewTrail(props: { api: MltrackApi; version: IModelVersion }): JSX.Element {
   const { api, version } = props;
-  const [generation, setGeneration] = React.useState(0);
-  const [events, error] = useAsync(
-    () => api.versionHistory(version.name, version.version),
-    [api, version.name, version.version, generation]
+  const [events, error, loading, reload] = useAsync(
+    () => api.registryHistory(version.name, { version: version.version }),
+    [api, version.name, version.version]
   );
   const [comment, setComment] = React.useState('');
-  const [approval, setApproval] = React.useState('');
+  const [approval, setApproval] = React.useState<ModelApproval | ''>('');
+  const [sending, setSending] = React.useState(false);
   const [sendError, setSendError] = React.useState<string | null>(null);
+  const newestFirst = events ? [...events].sort((a, b) => b.seq - a.seq) : [];
+  const canSend = !sending && (comment.trim() !== '' || approval !== '');
+  const submit = (e: React.FormEvent) => {
+    e.preventDefault();
+    if (!canSend) {
+      return;
+    }
+    setSending(true);
+    api
+      .reviewModelVersion(version.name, version.version, {
+        comment: comment.trim() || null,
+        approval: approval || null
+      })
+      .then(
+        () => {
+          setComment('');
+          setApproval('');
+          setSendError(null);
+          reload();
+        },
+        err => setSendError(messageOf(err))
+      )
+      .finally(() => setSending(false));
+  };
   return (
     <section className="jp-mltrack-Card jp-mltrack-Reviews">
       <h3>Review trail</h3>
       <ErrorMessage message={error} />
-      {events === null && !error ? (
-        <Note>This server keeps no review trail yet (it lacks the registry history route).</Note>
+      {loading && events === null ? (
+        <Loading />
+      ) : events === null && !error ? (
+        <Note>This server keeps no review trail (it lacks the registry history route).</Note>
       ) : (
         <>
-          <ul className="jp-mltrack-Events">
-            {(events ?? []).map(e => (
-              <li key={e.seq} data-kind={e.kind}>
-                <span className="jp-mltrack-Events-time">{formatTime(e.time)}</span>
-                <span className="jp-mltrack-Events-user">{e.user_id ?? ''}</span>
-                <span className="jp-mltrack-Events-kind">{e.kind}</span>
-                <span className="jp-mltrack-Events-text">{describeEvent(e)}</span>
-              </li>
-            ))}
-            {events && !events.length && <Note>No changes recorded.</Note>}
-          </ul>
-          <form
-            className="jp-mltrack-Review"
-            onSubmit={e => {
-              e.preventDefault();
-              if (!comment.trim()) {
-                return;
-              }
-              api
-                .reviewVersion(version.name, version.version, comment.trim(), approval || null)
-                .then(
-                  () => {
-                    setComment('');
-                    setApproval('');
-                    setSendError(null);
-                    setGeneration(g => g + 1);
-                  },
-                  err => setSendError(messageOf(err))
-                );
-            }}
-          >
+          <form className="jp-mltrack-Review" onSubmit={submit}>
             <textarea
               className="jp-mltrack-Textarea"
               placeholder="Comment on this version"
+              aria-label="Comment"
               rows={2}
               value={comment}
               onChange={e => setComment(e.target.value)}
@@ -510,20 +543,50 @@ function ReviewTrail(props: { api: MltrackApi; version: IModelVersion }): JSX.El
             <div className="jp-mltrack-Inline">
               <select
                 className="jp-mltrack-Select"
+                aria-label="Decision"
                 value={approval}
-                onChange={e => setApproval(e.target.value)}
+                onChange={e => setApproval(isApproval(e.target.value) ? e.target.value : '')}
               >
                 <option value="">comment only</option>
                 <option value="PENDING">request review</option>
                 <option value="APPROVED">approve</option>
                 <option value="REJECTED">reject</option>
               </select>
-              <button className="jp-mltrack-Button" type="submit" disabled={!comment.trim()}>
-                Comment
+              <button className="jp-mltrack-Button" type="submit" disabled={!canSend}>
+                {approval === 'APPROVED'
+                  ? 'Approve'
+                  : approval === 'REJECTED'
+                    ? 'Reject'
+                    : approval === 'PENDING'
+                      ? 'Request review'
+                      : 'Comment'}
               </button>
             </div>
             <ErrorMessage message={sendError} />
           </form>
+          <ul className="jp-mltrack-Events">
+            {newestFirst.map(e => {
+              const decision = e.kind === 'review' ? e.detail.approval : null;
+              return (
+                <li key={e.seq} data-kind={e.kind}>
+                  <span className="jp-mltrack-Events-time">{formatTime(e.time)}</span>
+                  <span className="jp-mltrack-Events-user" title={e.user_id ?? ''}>
+                    {e.user_id ?? 'unknown'}
+                  </span>
+                  <span className="jp-mltrack-Events-kind">{KIND_LABELS[e.kind] ?? e.kind}</span>
+                  <span className="jp-mltrack-Events-text">
+                    {isApproval(decision) && (
+                      <span className="jp-mltrack-Approval" data-approval={decision}>
+                        {APPROVAL_LABELS[decision]}
+                      </span>
+                    )}
+                    {describeEvent(e)}
+                  </span>
+                </li>
+              );
+            })}
+            {events && !events.length && <Note>No changes recorded.</Note>}
+          </ul>
         </>
       )}
     </section>
