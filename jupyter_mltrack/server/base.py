@@ -20,6 +20,7 @@ from tornado import web
 
 from ..errors import ErrorCode, MltrackError
 from ..store.duckdb_store import DuckDBStore
+from ..validation import check_name
 
 T = TypeVar("T")
 
@@ -59,6 +60,29 @@ class MltrackHandler(APIHandler):
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking store call on a worker thread."""
         return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+    def acting_user(self) -> str:
+        """Who the registry's history records for this request.
+
+        Jupyter's own providers let in whoever holds the server's one token or password (its
+        owner) under a random name; there the client may say who acts (a kernel sends its login
+        or $MLTRACK_USER, as the embedded store records), claiming no more than it holds.
+        With Jupyter's own shared-secret identity (a token or password, where every client is
+        an anonymous id) the ``user`` query argument if sent, else the server's own login; with
+        any other identity provider (JupyterHub, a custom one) the authenticated user's name,
+        whatever the client claims.
+        """
+        from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+
+        if type(self.identity_provider) in (IdentityProvider, PasswordIdentityProvider):
+            declared = self.get_query_argument("user", None)
+            if declared is not None:
+                return check_name(declared, "user")
+            from ..models.registry import current_user
+
+            return current_user()
+        user = self.current_user
+        return str(getattr(user, "username", None) or user)
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; 400 if it is not one."""

@@ -17,20 +17,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from tornado import web
 
 from ..errors import MltrackError
 from ..validation import check_key, check_name
 from . import parsing
 from .handlers import NativeHandler
-
-# Jupyter's own identity providers let in whoever holds the server's one token or password, the
-# server's owner, under a random "Anonymous" name that changes with every cookie-less client.
-# There the client may say who acts (a kernel sends its login or $MLTRACK_USER, as the embedded
-# store records); it cannot claim more than it already holds. Any other provider (JupyterHub, a
-# custom one) names the person, and that name is recorded whatever the client says.
-_SHARED_SECRET_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
 
 
 def _string_map(value: Any, what: str) -> dict[str, str]:
@@ -74,24 +66,7 @@ def _boolean(body: dict[str, Any], name: str) -> bool:
 
 
 class RegistryHandler(NativeHandler):
-    """Base of the registry routes: the acting user and the entity envelopes."""
-
-    def acting_user(self) -> str:
-        """Who the registry's history records for this request.
-
-        With Jupyter's own (shared token or password) identity the ``user`` query argument
-        if sent, else the server's own user; with any other identity provider, the
-        authenticated user's name.
-        """
-        if type(self.identity_provider) in _SHARED_SECRET_PROVIDERS:
-            declared = self.query("user")
-            if declared is not None:
-                return check_name(declared, "user")
-            from ..models.registry import current_user
-
-            return current_user()
-        user = self.current_user
-        return str(getattr(user, "username", None) or user)
+    """Base of the registry routes: the entity envelopes (the acting user is the base's)."""
 
     def description(self, body: dict[str, Any]) -> str | None:
         return parsing.optional_str(body, "description")

@@ -45,8 +45,7 @@ def _max_results(value: int | None, limit: int) -> int:
 class RegistryHandler(MlflowHandler):
     def user(self) -> str | None:
         """The Jupyter user making the change (recorded in the registry's history)."""
-        user = self.current_user
-        return getattr(user, "username", None) or (user if isinstance(user, str) else None)
+        return self.acting_user()
 
     def name(self) -> str:
         return check_name(self.fields().required_string("name"), "registered model name")
