@@ -8,6 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LINT_PATHS := $(wildcard jupyter_mltrack tests bench examples ui-tests)
 STAMP := $(VENV)/.installed
+# the lab extension is rebuilt whenever its sources change (pip only builds it on install)
+EXT_SOURCES := $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null) labextension/package.json
+EXT_STAMP := $(VENV)/.labextension-built
+JLPM := cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm
 # Jupyter refuses to run as root unless told; these machines run everything as root
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -17,26 +21,31 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(EXT_STAMP)
 
-demo: $(STAMP)
+$(EXT_STAMP): $(STAMP) $(EXT_SOURCES)
+	$(JLPM) install
+	$(JLPM) build:prod
+	touch $(EXT_STAMP)
+
+demo: $(EXT_STAMP)
 	$(PY) examples/demo.py
 	@echo "Opening JupyterLab with the demo notebook (NO_LAB=1 skips this)."
 	@if [ -z "$(NO_LAB)" ]; then $(VENV)/bin/jupyter lab examples/demo.ipynb $(LAB_ARGS); fi
 
 # JupyterLab with the sidebar and the demo notebook
-lab: $(STAMP)
+lab: $(EXT_STAMP)
 	$(VENV)/bin/jupyter lab examples/demo.ipynb $(LAB_ARGS)
 
 # Debian's Chromium for the browser tests (tools that download their own browser fail here)
 browser:
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
-lint: $(STAMP)
+lint: $(EXT_STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)
 	$(PY) -m mypy
-	cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm lint:check
+	$(JLPM) lint:check
 	$(VENV)/bin/jupyter labextension list 2>&1 | grep -E "jupyter-mltrack .*enabled.*OK"
 	$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "jupyter_mltrack .*enabled"
 
@@ -45,7 +54,7 @@ test: lint browser
 	$(PY) -m pytest tests
 	$(PY) -m pytest ui-tests
 
-ui-test: $(STAMP) browser
+ui-test: $(EXT_STAMP) browser
 	$(PY) -m pytest ui-tests
 
 bench: $(STAMP)
