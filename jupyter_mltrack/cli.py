@@ -76,11 +76,13 @@ def _experiment_ids(client: Any, names_or_ids: list[str] | None) -> list[str]:
     return ids
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths))]
+def format_table(rows: list[list[Any]], header: list[str]) -> str:
+    """Rows as a plain-text table with a header; None prints as an empty cell."""
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max(len(c) for c in col) for col in zip(header, *cells)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     return "\n".join(lines)
 
 
@@ -101,7 +103,7 @@ def run_command(args: argparse.Namespace) -> Any:
         found = client.search_experiments(view, 100_000, args.filter)
         return {
             "experiments": [e.to_dict() for e in found],
-            "table": _table(
+            "table": format_table(
                 [[e.experiment_id, e.name, e.lifecycle_stage] for e in found],
                 ["id", "name", "stage"],
             ),
@@ -124,7 +126,7 @@ def run_command(args: argparse.Namespace) -> Any:
         ]
         return {
             "runs": [r.to_dict() for r in found],
-            "table": _table(rows, ["run_id", "name", "status", "metrics"]),
+            "table": format_table(rows, ["run_id", "name", "status", "metrics"]),
         }
     if args.command == "gc":
         if args.older_than < 0:

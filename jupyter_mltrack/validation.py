@@ -125,3 +125,12 @@ def check_artifact_path(path: object, what: str = "artifact path") -> str:
         raise MltrackError(f"{what} {path!r} must not leave the run's artifact folder ('..')")
     norm = posixpath.normpath(path) if path else ""
     return "" if norm == "." else norm
+
+
+def check_max_results(value: object, limit: int) -> int:
+    """A page size: an integer from 1 to ``limit``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MltrackError(f"max_results must be a positive integer, got {value!r}")
+    if value > limit:
+        raise MltrackError(f"max_results must be at most {limit}, got {value}")
+    return value

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..cli import format_table
 from ..entities import Approval, ModelStage
 from ..errors import MltrackError
 
@@ -143,15 +144,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
-    widths = [max(len(c) for c in col) for col in zip(header, *cells)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines)
-
-
 def _when(ms: int | None) -> str:
     if ms is None:
         return ""
@@ -159,7 +151,7 @@ def _when(ms: int | None) -> str:
 
 
 def _versions_table(versions: list[Any]) -> str:
-    return _table(
+    return format_table(
         [
             [v.version, v.current_stage, ",".join(v.aliases), v.approval, v.run_id, v.source]
             for v in versions
@@ -207,7 +199,7 @@ def _models(args: argparse.Namespace) -> dict[str, Any]:
              _when(m.last_updated_timestamp), m.description or ""]
             for m in found
         ]  # fmt: skip
-        table = _table(rows, ["name", "stages", "aliases", "updated", "description"])
+        table = format_table(rows, ["name", "stages", "aliases", "updated", "description"])
         return {"models": _plain(found), "table": table}
     if action == "show":
         if args.version is not None:
@@ -249,7 +241,7 @@ def _models(args: argparse.Namespace) -> dict[str, Any]:
         if args.aliases:
             spans = reg.alias_history(args.name)
             rows = [[s.alias, s.version, _when(s.since), _when(s.until), s.set_by] for s in spans]
-            table = _table(rows, ["alias", "version", "since", "until", "set_by"])
+            table = format_table(rows, ["alias", "version", "since", "until", "set_by"])
             return {"aliases": _plain(spans), "table": table}
         events = reg.history(args.name, args.version)
         rows = [
@@ -257,7 +249,7 @@ def _models(args: argparse.Namespace) -> dict[str, Any]:
              json.dumps(e.detail, sort_keys=True, default=str)]
             for e in events
         ]  # fmt: skip
-        table = _table(rows, ["time", "user", "version", "kind", "detail"])
+        table = format_table(rows, ["time", "user", "version", "kind", "detail"])
         return {"events": _plain(events), "table": table}
     if action == "describe":
         if args.version is not None:

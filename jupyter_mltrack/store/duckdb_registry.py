@@ -20,7 +20,7 @@ from ..search.filter_parser import (
     parse_registered_model_filter,
     parse_registered_model_order_by,
 )
-from ..validation import check_key, check_name, tag_value_to_str
+from ..validation import check_key, check_max_results, check_name, tag_value_to_str
 from . import logged_models, registry, runs
 from .connection import Connector
 from .registry_base import AbstractRegistryStore
@@ -52,13 +52,7 @@ def _description(text: Any) -> str | None:
 
 
 def _max_results(value: Any) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 1 <= value <= MAX_SEARCH_RESULTS
-    ):
-        raise MltrackError(f"max_results must be an integer from 1 to {MAX_SEARCH_RESULTS}")
-    return value
+    return check_max_results(value, MAX_SEARCH_RESULTS)
 
 
 def _alias(alias: Any) -> str:

@@ -85,7 +85,7 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[Experiment], str | None]:
-        reads._check_max_results(max_results)
+        reads.check_max_results(max_results)
         with self.connector.connect() as con:
             return experiments.search(
                 con, view_type, filter_string, max_results, order_by, page_token
@@ -182,7 +182,7 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[Run], str | None]:
-        reads._check_max_results(max_results)
+        reads.check_max_results(max_results)
         with self.connector.connect() as con:
             return reads.search(
                 con,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .. import validation
 from ..entities import MetricHistory, Run
 from ..errors import MltrackError
 from . import experiments, paging, runs
@@ -44,11 +45,9 @@ def _where(
     return " AND ".join(clauses), params
 
 
-def _check_max_results(max_results: int) -> None:
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise MltrackError(f"max_results must be a positive integer, got {max_results!r}")
-    if max_results > MAX_RESULTS_LIMIT:
-        raise MltrackError(f"max_results must be at most {MAX_RESULTS_LIMIT}, got {max_results}")
+def check_max_results(max_results: object) -> int:
+    """A run or experiment page size (at most :data:`MAX_RESULTS_LIMIT`)."""
+    return validation.check_max_results(max_results, MAX_RESULTS_LIMIT)
 
 
 def search_run_ids(
@@ -64,7 +63,7 @@ def search_run_ids(
     from ..search.filter_parser import parse_order_by
     from .search_sql import compile_run_order_by
 
-    _check_max_results(max_results)
+    check_max_results(max_results)
     where, params = _where(experiment_ids, filter_string, view_type)
     order_sql, order_params = compile_run_order_by(parse_order_by(order_by) if order_by else [])
     rows = con.execute(

@@ -41,7 +41,7 @@ from ..validation import check_artifact_path
 from .base import AbstractStore, WriteBatch
 from .discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
 from .lineage_queries import ITEM_FIELDS, check_cell_id, check_item
-from .reads import _check_max_results
+from .reads import check_max_results
 from .rest_registry import RestRegistryMixin
 
 CONNECT_TIMEOUT_S = 5.0
@@ -299,7 +299,7 @@ class RestStore(RestRegistryMixin, AbstractStore):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[Experiment], str | None]:
-        _check_max_results(max_results)
+        check_max_results(max_results)
         data = self._get(
             "/experiments",
             view_type=view_type,
@@ -399,7 +399,7 @@ class RestStore(RestRegistryMixin, AbstractStore):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[Run], str | None]:
-        _check_max_results(max_results)
+        check_max_results(max_results)
         data = self._get(
             "/run-search",
             experiment_id=_ids(experiment_ids),
@@ -419,7 +419,7 @@ class RestStore(RestRegistryMixin, AbstractStore):
         max_results: int = 100_000,
         order_by: list[str] | None = None,
     ) -> Any:
-        _check_max_results(max_results)
+        check_max_results(max_results)
         table = self._arrow(
             "/run-frame",
             experiment_id=_ids(experiment_ids),

@@ -85,7 +85,7 @@ def run_table(
     metric_keys = _keys(metric_keys, "metric")
     param_keys = _keys(param_keys, "param")
     tag_keys = _keys(tag_keys, "tag")
-    reads._check_max_results(max_results)
+    reads.check_max_results(max_results)
     offset = paging.decode(page_token)
     with store.connector.connect() as con:
         # one id more than asked tells whether another page exists
