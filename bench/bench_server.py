@@ -141,8 +141,8 @@ def fill_mltrack(store_dir: Path, specs: list[RunSpec], sizes: Sizes) -> Fixture
     """Fill a jupyter-mltrack store directly (setup, not timed)."""
     import numpy as np
 
-    from jupyter_mltrack.store.base import WriteBatch
-    from jupyter_mltrack.store.duckdb_store import DuckDBStore
+    from jupyter_mltrack.store.batch import MetricRow, ParamRow, TagRow, WriteBatch
+    from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
     store = DuckDBStore(store_dir, linger=None)
     try:
@@ -150,9 +150,11 @@ def fill_mltrack(store_dir: Path, specs: list[RunSpec], sizes: Sizes) -> Fixture
         batch = WriteBatch()
         for spec in specs:
             run_id = store.create_run(exp, spec.name, "bench", TS0, {}).info.run_id
-            batch.metrics += [(run_id, k, v, 0, TS0, None) for k, v in spec.metrics.items()]
-            batch.params += [(run_id, k, v, None) for k, v in spec.params.items()]
-            batch.tags += [(run_id, k, v, None) for k, v in spec.tags.items()]
+            batch.metrics += [
+                MetricRow(run_id, k, v, 0, TS0, None) for k, v in spec.metrics.items()
+            ]
+            batch.params += [ParamRow(run_id, k, v, None) for k, v in spec.params.items()]
+            batch.tags += [TagRow(run_id, k, v, None) for k, v in spec.tags.items()]
         store.write_batch(batch)
         history_run = store.create_run("0", "history", "bench", TS0, {}).info.run_id
         steps = np.arange(sizes.history_points)
@@ -160,7 +162,8 @@ def fill_mltrack(store_dir: Path, specs: list[RunSpec], sizes: Sizes) -> Fixture
         for start in range(0, sizes.history_points, 200_000):
             stop = min(start + 200_000, sizes.history_points)
             rows = list(
-                zip(
+                map(
+                    MetricRow,
                     [history_run] * (stop - start),
                     ["m"] * (stop - start),
                     values[start:stop].tolist(),
@@ -263,7 +266,7 @@ from jupyter_server.serverapp import ServerApp
 from jupyter_server.utils import url_path_join
 from jupyter_mltrack.server.base import STORE_SETTING
 from jupyter_mltrack.server.mlflow_api import mlflow_handlers
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 app = ServerApp()
 app.initialize(argv=sys.argv[2:], find_extensions=False)

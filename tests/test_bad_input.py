@@ -93,16 +93,16 @@ def test_changing_a_param_is_refused(store: Path) -> None:
 
 
 def test_changing_a_param_from_another_process_is_refused_by_the_store(store: Path) -> None:
-    from jupyter_mltrack.store.base import WriteBatch
-    from jupyter_mltrack.store.duckdb_store import DuckDBStore
+    from jupyter_mltrack.store.batch import MetricRow, ParamRow, WriteBatch
+    from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
     with mlt.start_run() as run:
         mlt.log_param("lr", 0.1)
     mlt.flush()
     other = DuckDBStore(store)
     batch = WriteBatch(
-        params=[(run.info.run_id, "lr", "0.5", None)],
-        metrics=[(run.info.run_id, "m", 1.0, 0, 0, None)],
+        params=[ParamRow(run.info.run_id, "lr", "0.5", None)],
+        metrics=[MetricRow(run.info.run_id, "m", 1.0, 0, 0, None)],
     )
     with pytest.raises(MltrackError, match="cannot change it"):
         other.write_batch(batch)
@@ -194,8 +194,8 @@ def test_log_batch_is_all_or_nothing(store: Path) -> None:
 def test_store_refuses_newer_schema(tmp_path: Path) -> None:
     import duckdb
 
-    from jupyter_mltrack.store.duckdb_store import DuckDBStore
-    from jupyter_mltrack.store.schema import SCHEMA_VERSION
+    from jupyter_mltrack.store.duckdb.schema import SCHEMA_VERSION
+    from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
     store_dir = tmp_path / "future"
     DuckDBStore(store_dir).info()  # create it, then pretend a newer version wrote it

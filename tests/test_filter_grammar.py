@@ -23,8 +23,8 @@ from jupyter_mltrack.search.filter_parser import (
     parse_filter,
     parse_order_by,
 )
-from jupyter_mltrack.store import schema
-from jupyter_mltrack.store.search_sql import (
+from jupyter_mltrack.store.duckdb import schema
+from jupyter_mltrack.store.duckdb.search_sql import (
     _EXPERIMENT_COLUMNS,
     _RUN_COLUMNS,
     compile_experiment_filter,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from jupyter_client import KernelManager
 
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
 from jupyter_mltrack.tracking.client import MltrackClient
 
 TIMEOUT = 120  # seconds; generous for a loaded 2-core machine

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.ipynb"
 

@@ -238,7 +238,7 @@ def test_artifacts_round_trip(mlflow_env: MlflowServer, tmp_path: Path) -> None:
 
 def test_store_holds_what_mlflow_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the MLflow client logs is the data our own store and client read back."""
-    from jupyter_mltrack.store.duckdb_store import DuckDBStore
+    from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
     server = start_server(tmp_path / "store", tmp_path / "server")
     try:

@@ -14,7 +14,7 @@ import pytest
 import requests
 from test_mlflow_server import start_server
 
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 CLIENTS = 8
 DURATION_S = 30.0

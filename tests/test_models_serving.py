@@ -415,7 +415,7 @@ def test_warm_models_load_once_and_follow_aliases(served: Served, tmp_path: Path
     store_dir = tmp_path / "store"
     shutil.copytree(served.store, store_dir)  # this test moves an alias: not in the shared store
     from jupyter_mltrack.models.registry import ModelRegistry
-    from jupyter_mltrack.store.duckdb_store import DuckDBStore
+    from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
     db = DuckDBStore(store_dir)
     try:
@@ -458,7 +458,7 @@ from jupyter_server.serverapp import ServerApp
 from jupyter_server.utils import url_path_join
 from jupyter_mltrack.server.base import STORE_SETTING
 from jupyter_mltrack.server.models_handlers import model_handlers
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 app = ServerApp()
 app.initialize(argv=sys.argv[2:], find_extensions=False)

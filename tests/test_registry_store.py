@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from jupyter_mltrack.errors import ErrorCode, MltrackError
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_concurrent_registrations_get_distinct_versions(db: DuckDBStore) -> None
 
 
 def test_v1_store_migrates_forward_keeping_data(tmp_path: Path) -> None:
-    from jupyter_mltrack.store.schema import MIGRATIONS
+    from jupyter_mltrack.store.duckdb.schema import MIGRATIONS
 
     path = tmp_path / "old" / "mltrack.duckdb"
     path.parent.mkdir()

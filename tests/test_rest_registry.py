@@ -31,8 +31,8 @@ from test_server_openapi import SPEC_PATH, VERBS, SpecChecker
 from jupyter_mltrack.errors import ErrorCode, MltrackError
 from jupyter_mltrack.models.registry import current_user
 from jupyter_mltrack.models.uris import file_uri_to_path
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
-from jupyter_mltrack.store.rest_store import RestStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
+from jupyter_mltrack.store.rest.store import RestStore
 
 if TYPE_CHECKING:
     from conftest import TrackingServer

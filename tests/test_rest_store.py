@@ -21,10 +21,20 @@ import pytest
 from jupyter_mltrack.entities import Cell, RunStatus
 from jupyter_mltrack.errors import ErrorCode, MltrackError
 from jupyter_mltrack.store import open_store
-from jupyter_mltrack.store.base import AbstractStore, WriteBatch
+from jupyter_mltrack.store.batch import (
+    ArtifactRow,
+    InputRow,
+    MetricRow,
+    MetricSeriesRow,
+    ParamRow,
+    RunUpdateRow,
+    TagRow,
+    WriteBatch,
+)
+from jupyter_mltrack.store.contract import AbstractStore
 from jupyter_mltrack.store.discovery import find_server
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
-from jupyter_mltrack.store.rest_store import RestStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
+from jupyter_mltrack.store.rest.store import RestStore
 
 if TYPE_CHECKING:
     from conftest import TrackingServer
@@ -164,20 +174,28 @@ def test_batch_round_trip_keeps_nan_and_infinities(store: AbstractStore) -> None
     exp_id = store.create_experiment(_name())
     run_id = _run(store, exp_id)
     now = _now()
-    dataset = (run_id, exp_id, "digits", "abc123", "local", "sklearn", None, None, "training",
-               '{"mlflow.data.context": "training"}', None)  # fmt: skip
+    dataset = InputRow(
+        run_id, exp_id, "digits", "abc123", "local", "sklearn", None, None, "training",
+        '{"mlflow.data.context": "training"}', None,
+    )  # fmt: skip
     batch = WriteBatch(
         metrics=[
-            (run_id, "loss", math.nan, 0, now, "cell-a"),
-            (run_id, "loss", 0.5, 1, now + 1, "cell-a"),
-            (run_id, "big", math.inf, 0, now, None),
-            (run_id, "small", -math.inf, 0, now, None),
+            MetricRow(run_id, "loss", math.nan, 0, now, "cell-a"),
+            MetricRow(run_id, "loss", 0.5, 1, now + 1, "cell-a"),
+            MetricRow(run_id, "big", math.inf, 0, now, None),
+            MetricRow(run_id, "small", -math.inf, 0, now, None),
         ],
         metric_series=[
-            (run_id, "acc", "cell-b", np.array([0.1, np.nan, 0.9]), np.arange(3), np.full(3, now))
+            MetricSeriesRow(
+                run_id, "acc", "cell-b", np.array([0.1, np.nan, 0.9]), np.arange(3), np.full(3, now)
+            )
         ],
-        params=[(run_id, "lr", "0.01", "cell-a")],
-        tags=[(run_id, "t", "1", None), (run_id, "t", None, None), (run_id, "u", "2", None)],
+        params=[ParamRow(run_id, "lr", "0.01", "cell-a")],
+        tags=[
+            TagRow(run_id, "t", "1", None),
+            TagRow(run_id, "t", None, None),
+            TagRow(run_id, "u", "2", None),
+        ],
         cells=[Cell(run_id, 1, "cell-a", 3, "x = 1", now, 1.5, "ok")],
         inputs=[dataset],
     )
@@ -207,24 +225,26 @@ def test_batch_round_trip_keeps_nan_and_infinities(store: AbstractStore) -> None
 def test_run_updates_in_a_batch_end_the_run(store: AbstractStore) -> None:
     run_id = _run(store, store.create_experiment(_name()))
     end = _now()
-    store.write_batch(WriteBatch(run_updates=[(run_id, RunStatus.FAILED, end)]))
+    store.write_batch(WriteBatch(run_updates=[RunUpdateRow(run_id, RunStatus.FAILED, end)]))
     info = store.get_run(run_id).info
     assert (info.status, info.end_time) == (RunStatus.FAILED, end)
 
 
 def test_params_are_immutable_and_a_refused_batch_writes_nothing(store: AbstractStore) -> None:
     run_id = _run(store, store.create_experiment(_name()))
-    store.write_batch(WriteBatch(params=[(run_id, "lr", "0.1", None)]))
-    store.write_batch(WriteBatch(params=[(run_id, "lr", "0.1", None)]))  # same value: no-op
+    store.write_batch(WriteBatch(params=[ParamRow(run_id, "lr", "0.1", None)]))
+    store.write_batch(WriteBatch(params=[ParamRow(run_id, "lr", "0.1", None)]))  # same value: no-op
     refused = WriteBatch(
-        params=[(run_id, "lr", "0.2", None)], metrics=[(run_id, "m", 1.0, 0, _now(), None)]
+        params=[ParamRow(run_id, "lr", "0.2", None)],
+        metrics=[MetricRow(run_id, "m", 1.0, 0, _now(), None)],
     )
     assert _code(store.write_batch, refused) == ErrorCode.INVALID_PARAMETER_VALUE
     run = store.get_run(run_id)
     assert run.data.params == {"lr": "0.1"} and "m" not in run.data.metrics
 
     lenient = WriteBatch(
-        params=[(run_id, "lr", "0.2", None)], metrics=[(run_id, "m", 1.0, 0, _now(), None)]
+        params=[ParamRow(run_id, "lr", "0.2", None)],
+        metrics=[MetricRow(run_id, "m", 1.0, 0, _now(), None)],
     )
     warnings = store.write_batch(lenient, skip_invalid=True)
     assert len(warnings) == 1 and "lr" in warnings[0]
@@ -234,13 +254,13 @@ def test_params_are_immutable_and_a_refused_batch_writes_nothing(store: Abstract
 
 def test_batches_for_missing_or_deleted_runs(store: AbstractStore) -> None:
     run_id = _run(store, store.create_experiment(_name()))
-    missing = WriteBatch(metrics=[("no-such-run", "m", 1.0, 0, _now(), None)])
+    missing = WriteBatch(metrics=[MetricRow("no-such-run", "m", 1.0, 0, _now(), None)])
     assert _code(store.write_batch, missing) == ErrorCode.RESOURCE_DOES_NOT_EXIST
     store.delete_run(run_id)
-    deleted = WriteBatch(metrics=[(run_id, "m", 1.0, 0, _now(), None)])
+    deleted = WriteBatch(metrics=[MetricRow(run_id, "m", 1.0, 0, _now(), None)])
     assert _code(store.write_batch, deleted) == ErrorCode.INVALID_STATE
     warnings = store.write_batch(
-        WriteBatch(metrics=[(run_id, "m", 1.0, 0, _now(), None)]), skip_invalid=True
+        WriteBatch(metrics=[MetricRow(run_id, "m", 1.0, 0, _now(), None)]), skip_invalid=True
     )
     assert len(warnings) == 1 and run_id in warnings[0]
     assert store.write_batch(WriteBatch()) == []
@@ -256,9 +276,9 @@ def _populate(store: AbstractStore) -> tuple[str, list[str]]:
         run_id = _run(store, exp_id)
         store.write_batch(
             WriteBatch(
-                metrics=[(run_id, "acc", i / 10, 0, _now(), None)],
-                params=[(run_id, "model", "a" if i % 2 else "b", None)],
-                tags=[(run_id, "i", str(i), None)],
+                metrics=[MetricRow(run_id, "acc", i / 10, 0, _now(), None)],
+                params=[ParamRow(run_id, "model", "a" if i % 2 else "b", None)],
+                tags=[TagRow(run_id, "i", str(i), None)],
             )
         )
         ids.append(run_id)
@@ -381,15 +401,15 @@ def test_logged_items_and_the_cell_of_each(store: AbstractStore) -> None:
     path, size, media = store.save_artifact_bytes(run_id, "report.txt", b"done")
     store.write_batch(
         WriteBatch(
-            params=[(run_id, "lr", "0.1", "prep")],
+            params=[ParamRow(run_id, "lr", "0.1", "prep")],
             metrics=[
-                (run_id, "loss", 0.5, 0, now + 11, "fit"),
-                (run_id, "loss", 0.4, 1, now + 12, "fit"),
-                (run_id, "loss", 0.3, 2, now + 31, "fit"),
-                (run_id, "loss", 0.2, 3, now + 41, "eval"),
+                MetricRow(run_id, "loss", 0.5, 0, now + 11, "fit"),
+                MetricRow(run_id, "loss", 0.4, 1, now + 12, "fit"),
+                MetricRow(run_id, "loss", 0.3, 2, now + 31, "fit"),
+                MetricRow(run_id, "loss", 0.2, 3, now + 41, "eval"),
             ],
-            artifacts=[(run_id, path, size, media, "eval", now + 42)],
-            tags=[(run_id, "free", "x", None)],
+            artifacts=[ArtifactRow(run_id, path, size, media, "eval", now + 42)],
+            tags=[TagRow(run_id, "free", "x", None)],
             cells=[
                 Cell(run_id, 0, "prep", 1, "lr = 0.1", now, 1.0, "ok"),
                 Cell(run_id, 1, "fit", 2, "fit()", now + 10, 1.0, "ok"),
@@ -427,7 +447,7 @@ def test_logged_items_and_the_cell_of_each(store: AbstractStore) -> None:
 
 def test_item_lineage_errors_have_the_same_codes(store: AbstractStore) -> None:
     run_id = _run(store, store.create_experiment(_name()))
-    store.write_batch(WriteBatch(params=[(run_id, "a", "1", None)]))
+    store.write_batch(WriteBatch(params=[ParamRow(run_id, "a", "1", None)]))
     missing = "0" * 32
     assert _code(store.get_logged_items, missing) == ErrorCode.RESOURCE_DOES_NOT_EXIST
     assert _code(store.get_item_cell, missing, "param", "a") == ErrorCode.RESOURCE_DOES_NOT_EXIST
@@ -445,7 +465,7 @@ def test_item_lineage_routes_refuse_bad_query_arguments(
 ) -> None:
     rest = RestStore(tmp_path / "client", tracking_server.url, tracking_server.token)
     run_id = _run(rest, rest.create_experiment(_name()))
-    rest.write_batch(WriteBatch(params=[(run_id, "a", "1", None)]))
+    rest.write_batch(WriteBatch(params=[ParamRow(run_id, "a", "1", None)]))
     rest.close()
     bad = {
         "items": [{"cell_id": ""}],
@@ -503,8 +523,8 @@ def test_lineage_queries_answer_through_either_store(client_store: Path) -> None
     def cell(seq: int, cell_id: str, source: str) -> None:
         # what the magics do when a cell starts: items logged from now on carry its id
         context.current.cell_id = cell_id
-        client._session.buffer.extend(
-            "cells", [Cell(run_id, seq, cell_id, seq + 1, source, _now(), 1.0, "ok")]
+        client._session.buffer.add_cells(
+            [Cell(run_id, seq, cell_id, seq + 1, source, _now(), 1.0, "ok")]
         )
 
     try:
@@ -593,7 +613,7 @@ def test_an_unreachable_or_refusing_server_is_store_unavailable(
     assert info.value.code == ErrorCode.STORE_UNAVAILABLE
     # nothing listens: the flusher must see STORE_UNAVAILABLE and spool
     down = RestStore(tmp_path / "client", f"http://127.0.0.1:{free_port()}/mltrack", "t")
-    batch = WriteBatch(metrics=[("r", "m", 1.0, 0, _now(), None)])
+    batch = WriteBatch(metrics=[MetricRow("r", "m", 1.0, 0, _now(), None)])
     assert _code(down.write_batch, batch) == ErrorCode.STORE_UNAVAILABLE
     assert _code(down.get_run, "r") == ErrorCode.STORE_UNAVAILABLE
     # a wrong token: the data is fine, the server refuses us; keep it in the spool too

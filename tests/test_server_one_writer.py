@@ -26,10 +26,10 @@ import requests
 from conftest import TrackingServer
 
 from jupyter_mltrack.store import open_store
-from jupyter_mltrack.store.base import WriteBatch
+from jupyter_mltrack.store.batch import MetricRow, WriteBatch
 from jupyter_mltrack.store.discovery import find_server, read_server_file
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
-from jupyter_mltrack.store.rest_store import RestStore
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
+from jupyter_mltrack.store.rest.store import RestStore
 from jupyter_mltrack.tracking.buffer import Spool
 
 WAIT_S = 120.0
@@ -233,7 +233,7 @@ def test_the_server_replays_the_spool_and_reaps_dead_runs(
     embedded.close()
     # a client that died while the server was away left a batch in the spool
     Spool(store_dir / "spool").put(
-        WriteBatch(metrics=[(run_id, "m", float(i), i, 1000 + i, None) for i in range(5)])
+        WriteBatch(metrics=[MetricRow(run_id, "m", float(i), i, 1000 + i, None) for i in range(5)])
     )
     server = tracking_server_factory(
         store_dir=store_dir, extra_args=("--MltrackApp.housekeeping_interval=0.5",)

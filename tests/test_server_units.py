@@ -18,9 +18,16 @@ from jupyter_mltrack.errors import ErrorCode, MltrackError
 from jupyter_mltrack.server import parsing
 from jupyter_mltrack.server.owned_store import ChangeLog, OwnedStore
 from jupyter_mltrack.server.preview import PreviewLimits, preview_file
-from jupyter_mltrack.store import ui_queries
-from jupyter_mltrack.store.base import WriteBatch
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
+from jupyter_mltrack.store.batch import (
+    MetricRow,
+    MetricSeriesRow,
+    ParamRow,
+    RunUpdateRow,
+    TagRow,
+    WriteBatch,
+)
+from jupyter_mltrack.store.duckdb import ui_queries
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 
 def _now() -> int:
@@ -32,11 +39,15 @@ def _now() -> int:
 
 def test_batch_from_json_accepts_what_to_json_writes() -> None:
     batch = WriteBatch(
-        metrics=[("r", "loss", math.nan, 0, 1, None), ("r", "loss", 1.5, 1, 2, "c")],
-        metric_series=[("r", "acc", None, np.array([0.5, np.inf]), np.arange(2), np.ones(2, int))],
-        params=[("r", "lr", "0.1", None)],
-        tags=[("r", "t", None, None)],
-        run_updates=[("r", "FINISHED", 5)],
+        metrics=[MetricRow("r", "loss", math.nan, 0, 1, None), ("r", "loss", 1.5, 1, 2, "c")],
+        metric_series=[
+            MetricSeriesRow(
+                "r", "acc", None, np.array([0.5, np.inf]), np.arange(2), np.ones(2, int)
+            )
+        ],
+        params=[ParamRow("r", "lr", "0.1", None)],
+        tags=[TagRow("r", "t", None, None)],
+        run_updates=[RunUpdateRow("r", "FINISHED", 5)],
     )
     text = json.dumps(batch.to_json())  # bare NaN / Infinity tokens, as RestStore sends
     parsed = parsing.batch_from_json(json.loads(text))
@@ -210,7 +221,9 @@ def test_owned_store_records_changes_and_refuses_calls_after_shutdown(tmp_path: 
     exp_id = store.create_experiment("e")
     run = store.create_run(exp_id, "r", None, _now(), {})
     store.write_batch(
-        WriteBatch(metric_series=[(run.info.run_id, "m", None, [1.0], [0], [_now()])])
+        WriteBatch(
+            metric_series=[MetricSeriesRow(run.info.run_id, "m", None, [1.0], [0], [_now()])]
+        )
     )
     changes = store.changes.since(cursor)
     assert changes.experiments == {exp_id} and changes.runs == {run.info.run_id}
@@ -246,7 +259,11 @@ def test_downsampling_keeps_extremes_and_ends(duck: DuckDBStore) -> None:
     values[5] = np.nan
     duck.write_batch(
         WriteBatch(
-            metric_series=[(run_id, "loss", None, values, np.arange(n), start + 10 * np.arange(n))]
+            metric_series=[
+                MetricSeriesRow(
+                    run_id, "loss", None, values, np.arange(n), start + 10 * np.arange(n)
+                )
+            ]
         )
     )
     for x_axis, first_x in (("step", 0), ("wall", start), ("relative", 0)):
@@ -289,8 +306,11 @@ def test_run_table_pages_with_chosen_columns(duck: DuckDBStore) -> None:
         run_id = duck.create_run(exp_id, f"r{i}", None, _now() + i, {}).info.run_id
         duck.write_batch(
             WriteBatch(
-                metrics=[(run_id, "acc", i / 10, 0, 1, None), (run_id, "loss", 1.0, 0, 1, None)],
-                params=[(run_id, "p", str(i), None), (run_id, "q", "x", None)],
+                metrics=[
+                    MetricRow(run_id, "acc", i / 10, 0, 1, None),
+                    MetricRow(run_id, "loss", 1.0, 0, 1, None),
+                ],
+                params=[ParamRow(run_id, "p", str(i), None), ParamRow(run_id, "q", "x", None)],
             )
         )
         ids.append(run_id)

@@ -356,7 +356,7 @@ def test_reads_see_buffered_writes_immediately(store: Path) -> None:
 def test_background_flusher_writes_without_explicit_flush(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jupyter_mltrack.store.duckdb_store import DuckDBStore
+    from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
     with mlt.start_run() as run:
         mlt.log_metric("m", 1.0)

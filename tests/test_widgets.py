@@ -22,7 +22,7 @@ from tracking_fixtures import store  # noqa: F401 - fixture
 import jupyter_mltrack as mlt
 from jupyter_mltrack.errors import ErrorCode, InvalidFilterError, MltrackError
 from jupyter_mltrack.magics.testing import test_shell
-from jupyter_mltrack.store.base import WriteBatch
+from jupyter_mltrack.store.batch import MetricRow, MetricSeriesRow, RunUpdateRow, WriteBatch
 from jupyter_mltrack.tracking.client import MltrackClient
 from jupyter_mltrack.widgets import Compare, RunTable, show_compare, show_runs
 from jupyter_mltrack.widgets.downsample import downsample
@@ -63,12 +63,14 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grid]:
         params = {"lr": str(i / 10), "model": ("svm", "knn", "tree")[i % 3], "same": "1"}
         params["odd key"] = str(i % 2)
         batch.params += [(run_id, k, v, None) for k, v in params.items()]
-        batch.metrics.append((run_id, "acc", i / 100, 0, 0, None))
+        batch.metrics.append(MetricRow(run_id, "acc", i / 100, 0, 0, None))
         steps = np.arange(20)
         batch.metric_series.append(
-            (run_id, "loss", None, 1.0 / (steps + 1) + i, steps, np.zeros(20, dtype=np.int64))
+            MetricSeriesRow(
+                run_id, "loss", None, 1.0 / (steps + 1) + i, steps, np.zeros(20, dtype=np.int64)
+            )
         )
-        batch.run_updates.append((run_id, "FINISHED", 1_000_500 + i * 1000))
+        batch.run_updates.append(RunUpdateRow(run_id, "FINISHED", 1_000_500 + i * 1000))
     store.write_batch(batch)
     yield Grid(client, exp, ids)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jupyter_mltrack.errors import MltrackError
-from jupyter_mltrack.store.rest_store import RestStore
+from jupyter_mltrack.store.rest.store import RestStore
 from jupyter_mltrack.tracking.client import MltrackClient
 from jupyter_mltrack.widgets import Artifacts, Compare, LiveMetrics, RunTable
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from jupyter_mltrack.store import runs
-from jupyter_mltrack.store.base import WriteBatch
-from jupyter_mltrack.store.duckdb_store import DuckDBStore
+from jupyter_mltrack.store.batch import MetricRow, ParamRow, TagRow, WriteBatch
+from jupyter_mltrack.store.duckdb import runs
+from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, in ms
 MODELS = ("random_forest", "svm", "knn", "logistic_regression")
@@ -47,17 +47,17 @@ def make_big_store(store_dir: Path, n_runs: int = 10_000, experiment: str = "big
         for i, run_id in enumerate(ids):
             model = MODELS[i % len(MODELS)]
             batch.params += [
-                (run_id, "lr", str(round(0.001 * (1 + i % 10), 3)), None),
-                (run_id, "model", model, None),
-                (run_id, "depth", str(2 + i % 7), None),
+                ParamRow(run_id, "lr", str(round(0.001 * (1 + i % 10), 3)), None),
+                ParamRow(run_id, "model", model, None),
+                ParamRow(run_id, "depth", str(2 + i % 7), None),
             ]
             ts = T0 + i * 1000 + 400
             batch.metrics += [
-                (run_id, "loss", 1.0 / (1 + (i % 500)), 0, ts, None),
-                (run_id, "accuracy", 0.5 + (i % 450) / 1000, 0, ts, None),
-                (run_id, "f1", 0.45 + (i % 470) / 1000, 0, ts, None),
+                MetricRow(run_id, "loss", 1.0 / (1 + (i % 500)), 0, ts, None),
+                MetricRow(run_id, "accuracy", 0.5 + (i % 450) / 1000, 0, ts, None),
+                MetricRow(run_id, "f1", 0.45 + (i % 470) / 1000, 0, ts, None),
             ]
-            batch.tags.append((run_id, "stage", "sweep" if i % 3 else "baseline", None))
+            batch.tags.append(TagRow(run_id, "stage", "sweep" if i % 3 else "baseline", None))
         store.write_batch(batch)
         return experiment_id
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from ..store.batch import ArtifactRow, TagRow
 from ..tracking.session import TrackingSession
 from ..validation import check_artifact_path
 
@@ -20,8 +21,8 @@ def write_artifact(
     """Store ``data`` as the artifact ``path`` of a run (ended or not); return the path."""
     rel = check_artifact_path(path, "artifact path")
     written, size, media = session.store.save_artifact_bytes(run_id, rel, data)
-    session.buffer.extend(
-        "artifacts", [(run_id, written, size, media, cell_id, int(time.time() * 1000))]
+    session.buffer.add_artifacts(
+        [ArtifactRow(run_id, written, size, media, cell_id, int(time.time() * 1000))]
     )
     return written
 
@@ -30,4 +31,4 @@ def set_tags_any_state(
     session: TrackingSession, run_id: str, tags: dict[str, str], cell_id: str | None
 ) -> None:
     """Set tags on a run whatever its status (the keys are ours, known to be valid)."""
-    session.buffer.extend("tags", [(run_id, k, v, cell_id) for k, v in tags.items()])
+    session.buffer.add_tags([TagRow(run_id, k, v, cell_id) for k, v in tags.items()])

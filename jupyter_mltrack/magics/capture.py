@@ -23,6 +23,7 @@ from typing import Any
 
 from ..entities import Cell, RunStatus
 from ..errors import MltrackError
+from ..store.batch import RunUpdateRow
 from ..tracking import context, fluent, lineage
 from ..tracking.session import TrackingSession
 from .artifact_io import set_tags_any_state
@@ -201,7 +202,7 @@ class CellRecorder:
                     pending.cell_id,
                 )
         for target, cells in by_session.values():
-            target.buffer.extend("cells", cells)
+            target.buffer.add_cells(cells)
         for run_id in runs:
             if self._status(run_id) != RunStatus.RUNNING:
                 self.finalize(run_id)
@@ -244,8 +245,8 @@ class CellRecorder:
 
     @staticmethod
     def _facts(session: TrackingSession, run_ids: list[str]) -> dict[str, tuple[int, int]]:
-        from ..store.duckdb_store import DuckDBStore
-        from ..store.lineage_queries import run_facts
+        from ..store.duckdb.lineage_queries import run_facts
+        from ..store.duckdb.store import DuckDBStore
 
         if isinstance(session.store, DuckDBStore):
             return run_facts(session.store, run_ids)
@@ -299,8 +300,8 @@ class CellRecorder:
             track = self.runs[run_id]
             if self._status(run_id) == RunStatus.RUNNING:
                 set_tags_any_state(track.session, run_id, {END_REASON_TAG: reason}, None)
-                track.session.buffer.extend(
-                    "run_updates", [(run_id, status, int(time.time() * 1000))]
+                track.session.buffer.add_run_updates(
+                    [RunUpdateRow(run_id, status, int(time.time() * 1000))]
                 )
                 track.session.run_state(run_id).status = status
                 ended.append(run_id)

@@ -7,7 +7,7 @@
   in, first out, so the runs are ended while the store is still open.
 - SIGKILL or a crash: nothing runs in the process. Each run records its owning process
   (``mltrack.pid``/``mltrack.host``), and the next tracking session on the store marks it KILLED
-  (:mod:`jupyter_mltrack.store.liveness`); what was logged up to the last flush is kept.
+  (:mod:`jupyter_mltrack.store.duckdb.liveness`); what was logged up to the last flush is kept.
 """
 
 from __future__ import annotations

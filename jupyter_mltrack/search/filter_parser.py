@@ -16,7 +16,7 @@ are literal, so Windows paths and LIKE patterns need no escaping.
 
 The parser is pure Python on purpose: it runs in the REST layer and the CLI to reject a bad filter
 before any store is opened, and it must not drag DuckDB or pandas in with it. The output is a small
-frozen AST that :mod:`jupyter_mltrack.store.search_sql` compiles to parameterised SQL.
+frozen AST that :mod:`jupyter_mltrack.store.duckdb.search_sql` compiles to parameterised SQL.
 """
 
 from __future__ import annotations

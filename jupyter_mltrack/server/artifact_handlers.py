@@ -21,8 +21,8 @@ from tornado import web
 from ..artifacts import media_type_of
 from ..entities import ArtifactInfo
 from ..errors import MltrackError
-from ..store import ui_queries
-from ..store.base import AbstractStore
+from ..store.contract import AbstractStore
+from ..store.duckdb import ui_queries
 from ..validation import check_artifact_path
 from . import parsing
 from .handlers import NativeHandler

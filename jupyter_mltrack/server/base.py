@@ -19,7 +19,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..errors import ErrorCode, MltrackError
-from ..store.duckdb_store import DuckDBStore
+from ..store.duckdb.store import DuckDBStore
 from ..validation import check_name
 
 T = TypeVar("T")

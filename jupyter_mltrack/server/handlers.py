@@ -1,7 +1,7 @@
 """The native REST API under ``{base_url}mltrack/api/``: experiments, runs, batches, info.
 
 Each handler is an adapter: it reads the request (checked in :mod:`.parsing`), calls the store
-(or a query of :mod:`jupyter_mltrack.store.ui_queries`) on a worker thread, and sends JSON.
+(or a query of :mod:`jupyter_mltrack.store.duckdb.ui_queries`) on a worker thread, and sends JSON.
 ``openapi.yaml`` next to this file documents every route; a test holds the two together.
 """
 
@@ -16,9 +16,9 @@ from tornado import web
 from .. import __version__
 from ..entities import Run, ViewType
 from ..errors import ErrorCode, MltrackError
-from ..store import lineage_queries, ui_queries
-from ..store.duckdb_store import DuckDBStore
-from ..store.reads import MAX_RESULTS_LIMIT
+from ..store.duckdb import lineage_queries, ui_queries
+from ..store.duckdb.reads import MAX_RESULTS_LIMIT
+from ..store.duckdb.store import DuckDBStore
 from ..validation import check_name
 from . import parsing
 from .base import MltrackHandler

@@ -10,7 +10,7 @@ from tornado import web
 
 from ..entities import MetricHistory
 from ..errors import MltrackError
-from ..store import ui_queries
+from ..store.duckdb import ui_queries
 from ..validation import check_key
 from . import parsing
 from .handlers import NativeHandler

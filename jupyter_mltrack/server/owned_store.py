@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ErrorCode, MltrackError
-from ..store.base import WriteBatch
-from ..store.connection import Connector
-from ..store.duckdb_store import DuckDBStore
+from ..store.contract import WriteBatch
+from ..store.duckdb.connection import Connector
+from ..store.duckdb.store import DuckDBStore
 
 # How many writes the log remembers; a client further behind is told to reload everything.
 DEFAULT_RETAINED = 20_000
@@ -229,7 +229,7 @@ class OwnedStore(DuckDBStore):
 
     def reap_dead_runs(self) -> list[str]:
         """Mark KILLED the RUNNING runs whose processes on this host died (see liveness)."""
-        from ..store.liveness import reap_dead_runs
+        from ..store.duckdb.liveness import reap_dead_runs
 
         reaped = reap_dead_runs(self)
         if reaped:

@@ -16,7 +16,16 @@ from typing import Any
 
 from ..entities import Cell, RunStatus
 from ..errors import MltrackError
-from ..store.base import WriteBatch
+from ..store.batch import (
+    ArtifactRow,
+    InputRow,
+    MetricRow,
+    MetricSeriesRow,
+    ParamRow,
+    RunUpdateRow,
+    TagRow,
+    WriteBatch,
+)
 from ..validation import (
     check_artifact_path,
     check_key,
@@ -168,7 +177,7 @@ def tag_map(value: Any, allow_delete: bool = False) -> dict[str, str | None]:
 
 def tag_batch(run_id: str, tags: dict[str, str | None]) -> WriteBatch:
     """A batch that sets (or, for None, deletes) a run's tags, in the given order."""
-    return WriteBatch(tags=[(run_id, key, value, None) for key, value in tags.items()])
+    return WriteBatch(tags=[TagRow(run_id, key, value, None) for key, value in tags.items()])
 
 
 # The write batch -----------------------------------------------------------------------------
@@ -222,13 +231,13 @@ def _rows(data: dict[str, Any], kind: str, width: int, fields: str) -> list[Any]
     return rows
 
 
-def _metrics(data: dict[str, Any]) -> list[tuple]:
+def _metrics(data: dict[str, Any]) -> list[MetricRow]:
     rows = _rows(data, "metrics", 6, "run_id, key, value, step, timestamp, cell_id")
     out = []
     for i, (run_id, key, value, step, timestamp, cell_id) in enumerate(rows):
         where = f"metrics[{i}]"
         out.append(
-            (
+            MetricRow(
                 _run_id(run_id, f"{where} run_id"),
                 check_key(key, f"{where} key"),
                 _float(value, f"{where} value"),
@@ -266,7 +275,7 @@ def _int_column(values: Any, where: str, minimum: int | None = None) -> Any:
     return array.astype(np.int64, copy=False)
 
 
-def _metric_series(data: dict[str, Any]) -> list[tuple]:
+def _metric_series(data: dict[str, Any]) -> list[MetricSeriesRow]:
     rows = _rows(data, "metric_series", 6, "run_id, key, cell_id, values, steps, timestamps")
     out = []
     for i, (run_id, key, cell_id, values, steps, timestamps) in enumerate(rows):
@@ -277,7 +286,7 @@ def _metric_series(data: dict[str, Any]) -> list[tuple]:
         if not len(value_col) == len(step_col) == len(time_col):
             raise MltrackError(f"{where} values, steps and timestamps must be equally long")
         out.append(
-            (
+            MetricSeriesRow(
                 _run_id(run_id, f"{where} run_id"),
                 check_key(key, f"{where} key"),
                 _opt_text(cell_id, f"{where} cell_id"),
@@ -289,14 +298,14 @@ def _metric_series(data: dict[str, Any]) -> list[tuple]:
     return out
 
 
-def _params(data: dict[str, Any]) -> list[tuple]:
+def _params(data: dict[str, Any]) -> list[ParamRow]:
     rows = _rows(data, "params", 4, "run_id, key, value, cell_id")
     out = []
     for i, (run_id, key, value, cell_id) in enumerate(rows):
         where = f"params[{i}]"
         key = check_key(key, f"{where} key")
         out.append(
-            (
+            ParamRow(
                 _run_id(run_id, f"{where} run_id"),
                 key,
                 param_value_to_str(key, _text(value, f"{where} value")),
@@ -306,7 +315,7 @@ def _params(data: dict[str, Any]) -> list[tuple]:
     return out
 
 
-def _tags(data: dict[str, Any]) -> list[tuple]:
+def _tags(data: dict[str, Any]) -> list[TagRow]:
     rows = _rows(data, "tags", 4, "run_id, key, value (null deletes), cell_id")
     out = []
     for i, (run_id, key, value, cell_id) in enumerate(rows):
@@ -314,7 +323,7 @@ def _tags(data: dict[str, Any]) -> list[tuple]:
         key = check_key(key, f"{where} key")
         text = _opt_text(value, f"{where} value")
         out.append(
-            (
+            TagRow(
                 _run_id(run_id, f"{where} run_id"),
                 key,
                 None if text is None else tag_value_to_str(key, text),
@@ -324,7 +333,7 @@ def _tags(data: dict[str, Any]) -> list[tuple]:
     return out
 
 
-def _artifacts(data: dict[str, Any]) -> list[tuple]:
+def _artifacts(data: dict[str, Any]) -> list[ArtifactRow]:
     rows = _rows(data, "artifacts", 6, "run_id, path, size, media_type, cell_id, logged_time")
     out = []
     for i, (run_id, path, size, media_type, cell_id, logged_time) in enumerate(rows):
@@ -333,7 +342,7 @@ def _artifacts(data: dict[str, Any]) -> list[tuple]:
         if not rel:
             raise MltrackError(f"{where} path must name a file")
         out.append(
-            (
+            ArtifactRow(
                 _run_id(run_id, f"{where} run_id"),
                 rel,
                 _int(size, f"{where} size", minimum=0),
@@ -345,7 +354,7 @@ def _artifacts(data: dict[str, Any]) -> list[tuple]:
     return out
 
 
-def _inputs(data: dict[str, Any]) -> list[tuple]:
+def _inputs(data: dict[str, Any]) -> list[InputRow]:
     fields = (
         "run_id, experiment_id, name, digest, source_type, source, schema, profile, context, "
         "tags_json, cell_id"
@@ -356,7 +365,7 @@ def _inputs(data: dict[str, Any]) -> list[tuple]:
         where = f"inputs[{i}]"
         exp = None if row[1] is None else experiment_id(row[1], f"{where} experiment_id")
         out.append(
-            (
+            InputRow(
                 _run_id(row[0], f"{where} run_id"),
                 exp,
                 check_name(row[2], f"{where} name"),
@@ -398,7 +407,7 @@ def _cells(data: dict[str, Any]) -> list[Cell]:
     return out
 
 
-def _run_updates(data: dict[str, Any]) -> list[tuple]:
+def _run_updates(data: dict[str, Any]) -> list[RunUpdateRow]:
     rows = _rows(data, "run_updates", 3, "run_id, status, end_time")
     out = []
     for i, (run_id, status, end_time) in enumerate(rows):
@@ -408,7 +417,7 @@ def _run_updates(data: dict[str, Any]) -> list[tuple]:
                 f"{where} status must be one of {', '.join(RunStatus.ALL)}, got {status!r}"
             )
         out.append(
-            (
+            RunUpdateRow(
                 _run_id(run_id, f"{where} run_id"),
                 status,
                 _opt_int(end_time, f"{where} end_time", minimum=0),

@@ -1,8 +1,9 @@
 """The native registry API: logged models, registered models, versions, aliases, stages, history.
 
-Every :class:`~jupyter_mltrack.store.registry_base.AbstractRegistryStore` method has a route
-here, which is what :class:`~jupyter_mltrack.store.rest_registry.RestRegistryMixin` calls, so
-``mlt.log_model`` and the registry work the same in a kernel that logs through the server.
+Every :class:`~jupyter_mltrack.store.registry_contract.AbstractRegistryStore` method has a route
+here, which is what :class:`~jupyter_mltrack.store.rest.registry_methods.RestRegistryMixin`
+calls, so ``mlt.log_model`` and the registry work the same in a kernel that logs through the
+server.
 Handlers parse, call the store on a worker thread and serialise the entities as plain JSON
 objects (their dataclass fields); the checks live in the store.
 

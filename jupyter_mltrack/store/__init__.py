@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import AbstractStore, WriteBatch
+from .contract import AbstractStore, WriteBatch
 
 __all__ = ["AbstractStore", "WriteBatch", "open_store"]
 
@@ -24,9 +24,9 @@ def open_store(store_dir: Path) -> AbstractStore:
 
     address = find_server(Path(store_dir))
     if address is not None:
-        from .rest_store import RestStore
+        from .rest.store import RestStore
 
         return RestStore(store_dir, address.url, address.token)
-    from .duckdb_store import DuckDBStore
+    from .duckdb.store import DuckDBStore
 
     return DuckDBStore(store_dir)

@@ -17,8 +17,18 @@ import threading
 import time
 from pathlib import Path
 
+from ..entities import Cell
 from ..errors import ErrorCode, MltrackError
-from ..store.base import AbstractStore, WriteBatch
+from ..store.batch import (
+    ArtifactRow,
+    InputRow,
+    MetricSeriesRow,
+    ParamRow,
+    RunUpdateRow,
+    TagRow,
+    WriteBatch,
+)
+from ..store.contract import AbstractStore
 
 log = logging.getLogger("jupyter_mltrack")
 
@@ -56,16 +66,34 @@ class LogBuffer:
         if points >= EARLY_FLUSH_POINTS and self.wake is not None:
             self.wake.set()
 
-    def extend(self, kind: str, rows: list) -> None:
-        """Append rows to one list of the batch (``metrics``, ``params``, ``tags``, …)."""
+    def add_series(self, rows: list[MetricSeriesRow]) -> None:
+        """Metric points already in columns."""
+        self._extend("metric_series", rows, sum(len(r.values) for r in rows))
+
+    def add_params(self, rows: list[ParamRow]) -> None:
+        self._extend("params", rows)
+
+    def add_tags(self, rows: list[TagRow]) -> None:
+        self._extend("tags", rows)
+
+    def add_artifacts(self, rows: list[ArtifactRow]) -> None:
+        self._extend("artifacts", rows)
+
+    def add_inputs(self, rows: list[InputRow]) -> None:
+        self._extend("inputs", rows)
+
+    def add_run_updates(self, rows: list[RunUpdateRow]) -> None:
+        self._extend("run_updates", rows)
+
+    def add_cells(self, cells: list[Cell]) -> None:
+        self._extend("cells", cells)
+
+    def _extend(self, kind: str, rows: list, points: int = 0) -> None:
         with self._lock:
             getattr(self._batch, kind).extend(rows)
-            if kind == "metric_series":
-                self._points += sum(len(r[3]) for r in rows)
-            elif kind == "metrics":
-                self._points += len(rows)
-            points = self._points
-        if points >= EARLY_FLUSH_POINTS and self.wake is not None:
+            self._points += points
+            total = self._points
+        if total >= EARLY_FLUSH_POINTS and self.wake is not None:
             self.wake.set()
 
     def drain(self) -> WriteBatch:
@@ -75,7 +103,7 @@ class LogBuffer:
             series, self._series = self._series, {}
             self._points = 0
         batch.metric_series.extend(
-            (run_id, key, cell, values, steps, timestamps)
+            MetricSeriesRow(run_id, key, cell, values, steps, timestamps)
             for (run_id, key, cell), (values, steps, timestamps) in series.items()
         )
         return batch

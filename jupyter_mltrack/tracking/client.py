@@ -29,6 +29,16 @@ from ..entities import (
     ViewType,
 )
 from ..errors import MltrackError
+from ..store.batch import (
+    ArtifactRow,
+    InputRow,
+    MetricSeriesRow,
+    ParamRow,
+    RunUpdateRow,
+    TagRow,
+)
+from ..store.contract import AbstractStore
+from ..store.rules import generate_name
 from ..validation import (
     _valid_keys,
     check_artifact_path,
@@ -76,6 +86,21 @@ class MltrackClient:
     def flush(self) -> None:
         """Make everything logged so far durable."""
         self._session.flush()
+
+    @property
+    def store(self) -> AbstractStore:
+        """The store this client writes to, after a flush (so reads through it see every write).
+
+        The one public way for other parts of the package (models, magics, widgets, the CLI)
+        to reach the store behind a client.
+        """
+        self._session.flush()
+        return self._session.store
+
+    @property
+    def session(self) -> TrackingSession:
+        """The tracking session (store, buffer, flusher and run cache) behind this client."""
+        return self._session
 
     # experiments ---------------------------------------------------------------------------
     def create_experiment(
@@ -156,7 +181,7 @@ class MltrackClient:
         user_tags = {
             check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()
         }
-        name = run_name or user_tags.get("mlflow.runName") or _generated_name()
+        name = run_name or user_tags.get("mlflow.runName") or generate_name()
         all_tags = {**system, **user_tags, "mlflow.runName": name}
         run = self._session.store.create_run(
             str(experiment_id),
@@ -205,8 +230,8 @@ class MltrackClient:
         if end_time is not None:
             check_timestamp(end_time)
         state = self._session.run_state(run_id)
-        self._session.buffer.extend(
-            "run_updates", [(run_id, status, end_time if end_time is not None else _now_ms())]
+        self._session.buffer.add_run_updates(
+            [RunUpdateRow(run_id, status, end_time if end_time is not None else _now_ms())]
         )
         self._session.flush()
         state.status = status
@@ -288,10 +313,9 @@ class MltrackClient:
                 raise MltrackError(f"metric {key!r}: {name} must be {n} integers")
         if n and ts_arr.min() < 0:
             raise MltrackError(f"metric {key!r}: timestamps must not be negative")
-        self._session.buffer.extend(
-            "metric_series",
+        self._session.buffer.add_series(
             [
-                (
+                MetricSeriesRow(
                     run_id,
                     key,
                     context.current.cell_id,
@@ -313,7 +337,7 @@ class MltrackClient:
     def delete_tag(self, run_id: str, key: str) -> None:
         self._session.writable_run(run_id)
         check_key(key, "tag key")
-        self._session.buffer.extend("tags", [(run_id, key, None, context.current.cell_id)])
+        self._session.buffer.add_tags([TagRow(run_id, key, None, context.current.cell_id)])
 
     def log_batch(
         self,
@@ -340,20 +364,20 @@ class MltrackClient:
                 )
             if old is None:
                 pending[p.key] = text
-                param_rows.append((run_id, p.key, text, cell))
+                param_rows.append(ParamRow(run_id, p.key, text, cell))
         tag_rows = [
-            (run_id, check_key(t.key, "tag key"), tag_value_to_str(t.key, t.value), cell)
+            TagRow(run_id, check_key(t.key, "tag key"), tag_value_to_str(t.key, t.value), cell)
             for t in tags
         ]
         state.params.update(pending)
         if series:
-            self._session.buffer.extend(
-                "metric_series", [(run_id, k, cell, *cols) for k, cols in series.items()]
+            self._session.buffer.add_series(
+                [MetricSeriesRow(run_id, k, cell, *cols) for k, cols in series.items()]
             )
         if param_rows:
-            self._session.buffer.extend("params", param_rows)
+            self._session.buffer.add_params(param_rows)
         if tag_rows:
-            self._session.buffer.extend("tags", tag_rows)
+            self._session.buffer.add_tags(tag_rows)
 
     def log_input(
         self,
@@ -374,10 +398,9 @@ class MltrackClient:
         tag_map = {check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
         if context_name is not None:
             tag_map["mlflow.data.context"] = tag_value_to_str("context", context_name)
-        self._session.buffer.extend(
-            "inputs",
+        self._session.buffer.add_inputs(
             [
-                (
+                InputRow(
                     run_id,
                     state.experiment_id,
                     dataset.name,
@@ -397,8 +420,8 @@ class MltrackClient:
     def _index(self, run_id: str, written: list[tuple[str, int, str]]) -> None:
         cell = context.current.cell_id
         now = _now_ms()
-        self._session.buffer.extend(
-            "artifacts", [(run_id, rel, size, media, cell, now) for rel, size, media in written]
+        self._session.buffer.add_artifacts(
+            [ArtifactRow(run_id, rel, size, media, cell, now) for rel, size, media in written]
         )
 
     def log_artifact(
@@ -588,52 +611,3 @@ def _source() -> tuple[str, str]:
         # a kernel started outside a Jupyter session (nbclient, jupyter_client, VS Code …)
         return "<notebook>", "NOTEBOOK"
     return script, "LOCAL"
-
-
-_ADJECTIVES = (
-    "amber",
-    "brisk",
-    "calm",
-    "deft",
-    "eager",
-    "fond",
-    "glad",
-    "keen",
-    "lucid",
-    "merry",
-    "nimble",
-    "proud",
-    "quick",
-    "sunny",
-    "tidy",
-    "vivid",
-    "witty",
-    "zesty",
-)
-_NOUNS = (
-    "badger",
-    "crane",
-    "dingo",
-    "egret",
-    "ferret",
-    "gecko",
-    "heron",
-    "ibis",
-    "koala",
-    "lemur",
-    "marten",
-    "newt",
-    "otter",
-    "panda",
-    "quail",
-    "raven",
-    "stoat",
-    "tapir",
-)
-
-
-def _generated_name() -> str:
-    """A readable run name, as MLflow gives (``brisk-otter-417``)."""
-    import random
-
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"

@@ -13,7 +13,7 @@ logged each item.
 ``mltrack.libraries``           JSON ``{"numpy": "2.1.0", …}`` of the main libraries imported
 ``mltrack.notebook``            the notebook's path, when Jupyter gives it (JPY_SESSION_NAME)
 ``mltrack.pid``, ``mltrack.host``, ``mltrack.process.start``  the owning process (see
-                                :mod:`jupyter_mltrack.store.liveness`)
+                                :mod:`jupyter_mltrack.store.duckdb.liveness`)
 ==============================  =============================================================
 
 The repository is the one holding the notebook or script (the working directory for ``-c`` and
@@ -40,10 +40,10 @@ from typing import TYPE_CHECKING
 
 from ..entities import Cell
 from ..errors import ErrorCode, MltrackError
-from ..store.liveness import HOST_TAG, PID_TAG, PROCESS_START_TAG, process_start_token
+from ..store.duckdb.liveness import HOST_TAG, PID_TAG, PROCESS_START_TAG, process_start_token
 
 if TYPE_CHECKING:
-    from ..store.base import AbstractStore
+    from ..store.contract import AbstractStore
 
 log = logging.getLogger("jupyter_mltrack")
 
@@ -342,7 +342,7 @@ def logged_items(
     store:
         The store directory; default: the one the fluent API uses.
     """
-    from ..store import lineage_queries
+    from ..store.duckdb import lineage_queries
 
     if not isinstance(run_id, str) or not run_id:
         raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")
@@ -381,7 +381,7 @@ def cell_of(
     MltrackError
         RESOURCE_DOES_NOT_EXIST when the run or the item does not exist.
     """
-    from ..store import lineage_queries
+    from ..store.duckdb import lineage_queries
 
     if not isinstance(run_id, str) or not run_id:
         raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")

@@ -15,8 +15,9 @@ from pathlib import Path
 from ..config import resolve_store_dir
 from ..entities import RunStatus
 from ..errors import ErrorCode, MltrackError
-from ..store import liveness, open_store
-from ..store.base import AbstractStore
+from ..store import open_store
+from ..store.contract import AbstractStore
+from ..store.duckdb import liveness
 from .buffer import DEFAULT_FLUSH_INTERVAL_S, Flusher, LogBuffer, Spool
 
 

@@ -24,7 +24,8 @@ from tornado.http1connection import HTTP1Connection
 
 from ... import artifacts as artifact_files
 from ...errors import ErrorCode, MltrackError
-from ...store.base import AbstractStore, WriteBatch
+from ...store.batch import ArtifactRow, WriteBatch
+from ...store.contract import AbstractStore
 from ...validation import check_artifact_path
 from ..base import CONFIG_SETTING
 from .handler import MlflowHandler
@@ -64,7 +65,9 @@ def index_upload(store: AbstractStore, artifact_root: Path, rel: str, size: int)
     if found is None or not found[1]:
         return
     run_id, path = found
-    row = (run_id, path, size, artifact_files.media_type_of(path), None, int(time.time() * 1000))
+    row = ArtifactRow(
+        run_id, path, size, artifact_files.media_type_of(path), None, int(time.time() * 1000)
+    )
     # skip_invalid: the file is stored either way; a deleted run just keeps it unindexed
     store.write_batch(WriteBatch(artifacts=[row]), True)
 

@@ -13,7 +13,7 @@ from tornado import web
 
 from ... import artifacts as artifact_files
 from ...errors import MltrackError
-from ...tracking.client import _generated_name
+from ...store.rules import generate_name
 from ...validation import check_artifact_path, check_key, check_name, param_value_to_str
 from . import serialise
 from .fields import Fields
@@ -54,7 +54,7 @@ class CreateLoggedModel(LoggedModelHandler):
         """Create a PENDING logged model in an experiment."""
         f = self.fields()
         experiment_id = f.required_string("experiment_id")
-        name = check_name(f.string("name") or _generated_name(), "model name")
+        name = check_name(f.string("name") or generate_name(), "model name")
         model = await self.call(
             self.store.create_logged_model,
             experiment_id=experiment_id,

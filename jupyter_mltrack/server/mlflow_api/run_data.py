@@ -15,7 +15,7 @@ from typing import Any
 from tornado import web
 
 from ...errors import MltrackError
-from ...store.base import WriteBatch
+from ...store.batch import InputRow, MetricRow, ParamRow, TagRow, WriteBatch
 from ...validation import (
     _valid_keys,
     check_key,
@@ -36,7 +36,7 @@ MAX_ENTITIES_PER_BATCH = 1000
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 
-def metric_rows(run_id: str, items: list[Any]) -> list[tuple]:
+def metric_rows(run_id: str, items: list[Any]) -> list[MetricRow]:
     """The metric points of a request (a JSON list) as WriteBatch rows; every field checked.
 
     A log-batch carries up to 1,000 points, and their checks ran longer than the DuckDB insert:
@@ -57,7 +57,7 @@ def metric_rows(run_id: str, items: list[Any]) -> list[tuple]:
                 and type(timestamp) is int
                 and timestamp >= 0
             ):
-                rows.append((run_id, key, value, step, timestamp, None))
+                rows.append(MetricRow(run_id, key, value, step, timestamp, None))
                 continue
             rows.append(metric_row(run_id, Fields(item)))
         else:
@@ -65,7 +65,7 @@ def metric_rows(run_id: str, items: list[Any]) -> list[tuple]:
     return rows
 
 
-def metric_row(run_id: str, item: Fields) -> tuple:
+def metric_row(run_id: str, item: Fields) -> MetricRow:
     """One metric point of a request as a WriteBatch row; every field checked."""
     key = check_key(item.required_string("key"), "metric key")
     value = item.number("value")
@@ -74,7 +74,7 @@ def metric_row(run_id: str, item: Fields) -> tuple:
     timestamp = item.integer("timestamp")
     if timestamp is None:
         raise MltrackError(f"metric {key!r} has no timestamp")
-    return (
+    return MetricRow(
         run_id,
         key,
         check_metric_value(key, value),
@@ -84,16 +84,16 @@ def metric_row(run_id: str, item: Fields) -> tuple:
     )
 
 
-def param_row(run_id: str, item: Fields) -> tuple:
+def param_row(run_id: str, item: Fields) -> ParamRow:
     key = check_key(item.required_string("key"), "param key")
     if not item.has("value"):
         raise MltrackError(f"param {key!r} has no value")
-    return (run_id, key, param_value_to_str(key, item.string("value")), None)
+    return ParamRow(run_id, key, param_value_to_str(key, item.string("value")), None)
 
 
-def tag_row(run_id: str, item: Fields) -> tuple:
+def tag_row(run_id: str, item: Fields) -> TagRow:
     key = check_key(item.required_string("key"), "tag key")
-    return (run_id, key, tag_value_to_str(key, item.string("value", "")), None)
+    return TagRow(run_id, key, tag_value_to_str(key, item.string("value", "")), None)
 
 
 class LogBatch(MlflowHandler):
@@ -166,17 +166,19 @@ class DeleteTag(MlflowHandler):
         f = self.fields()
         run_id = f.required_string("run_id")
         key = check_key(f.required_string("key"), "tag key")
-        await self.call(self.store.write_batch, WriteBatch(tags=[(run_id, key, None, None)]), False)
+        await self.call(
+            self.store.write_batch, WriteBatch(tags=[TagRow(run_id, key, None, None)]), False
+        )
         self.ok()
 
 
-def input_row(run_id: str, item: Fields) -> tuple:
+def input_row(run_id: str, item: Fields) -> InputRow:
     """One DatasetInput message as a WriteBatch input row."""
     tags = item.tags()
     ds = item.object("dataset")
     name = check_name(ds.required_string("name"), "dataset name")
     digest = check_name(ds.required_string("digest"), "dataset digest")
-    return (
+    return InputRow(
         run_id,
         None,  # the store fills in the run's experiment
         name,
@@ -231,7 +233,7 @@ class LogModelRecord(MlflowHandler):
             history = []
         history.append(model)
         value = tag_value_to_str(LOG_MODEL_HISTORY_TAG, json.dumps(history))
-        batch = WriteBatch(tags=[(run_id, LOG_MODEL_HISTORY_TAG, value, None)])
+        batch = WriteBatch(tags=[TagRow(run_id, LOG_MODEL_HISTORY_TAG, value, None)])
         await self.call(self.store.write_batch, batch, False)
         self.ok()
 

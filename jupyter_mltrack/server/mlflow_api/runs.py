@@ -9,7 +9,7 @@ from tornado import web
 
 from ...entities import Run, RunStatus, ViewType
 from ...errors import MltrackError
-from ...tracking.client import _generated_name
+from ...store.rules import generate_name
 from ...validation import check_name, check_timestamp
 from . import serialise
 from .experiments import VIEW_TYPE_NUMBERS
@@ -48,7 +48,7 @@ class CreateRun(RunHandler):
                 f"run_name {run_name!r} and the mlflow.runName tag {tag_name!r} differ; "
                 "send one of them, or the same value in both"
             )
-        run_name = check_name(run_name or tag_name or _generated_name(), "run name")
+        run_name = check_name(run_name or tag_name or generate_name(), "run name")
         tags["mlflow.runName"] = run_name
         start_time = f.integer("start_time")
         start_time = int(time.time() * 1000) if start_time is None else check_timestamp(start_time)

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..entities import LoggedModel, ModelVersion, RegisteredModel, RegistryEvent
-from ..errors import ErrorCode, MltrackError
-from ..search.filter_parser import (
+from ...entities import LoggedModel, ModelVersion, RegisteredModel, RegistryEvent
+from ...errors import ErrorCode, MltrackError
+from ...search.filter_parser import (
     parse_logged_model_filter,
     parse_logged_model_order_by,
     parse_model_version_filter,
@@ -20,10 +20,11 @@ from ..search.filter_parser import (
     parse_registered_model_filter,
     parse_registered_model_order_by,
 )
-from ..validation import check_key, check_max_results, check_name, tag_value_to_str
-from . import logged_models, registry, runs
+from ...validation import check_key, check_max_results, check_name, tag_value_to_str
+from ..registry_contract import AbstractRegistryStore
+from . import logged_models, runs
+from . import model_registry as registry
 from .connection import Connector
-from .registry_base import AbstractRegistryStore
 
 MAX_DESCRIPTION = 65_000
 MAX_SEARCH_RESULTS = 100_000

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..entities import Cell
-from ..errors import MltrackError
-from ..validation import check_step
+from ...entities import Cell
+from ...errors import MltrackError
+from ...validation import check_step
 from .runs import require
 
 if TYPE_CHECKING:
-    from .duckdb_store import DuckDBStore
+    from .store import DuckDBStore
 
 ITEM_KINDS = ("param", "tag", "metric", "artifact", "input")
 # the fields of one row of logged_items, in order (the names the REST API uses)

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..entities import Cell, Dataset, DatasetInput, Run, RunData, RunInfo, RunStatus
-from ..errors import ErrorCode, MltrackError
+from ...entities import Cell, Dataset, DatasetInput, Run, RunData, RunInfo, RunStatus
+from ...errors import ErrorCode, MltrackError
 from . import experiments
 
 # A run id names a folder under the artifact root, so it is kept to a safe alphabet.

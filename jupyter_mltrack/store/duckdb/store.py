@@ -15,14 +15,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .. import artifacts as artifact_files
-from ..entities import ArtifactInfo, Cell, Experiment, MetricHistory, Run
-from ..errors import MltrackError
-from ..validation import check_artifact_path, check_name
+from ... import artifacts as artifact_files
+from ...entities import ArtifactInfo, Cell, Experiment, MetricHistory, Run
+from ...errors import MltrackError
+from ...validation import check_artifact_path, check_name
+from ..contract import AbstractStore, WriteBatch
 from . import experiments, lineage_queries, reads, runs, writes
-from .base import AbstractStore, WriteBatch
 from .connection import DEFAULT_LINGER_S, Connector, preload_engine
-from .duckdb_registry import DuckDBRegistryMixin
+from .registry_methods import DuckDBRegistryMixin
 
 DB_FILE = "mltrack.duckdb"
 
@@ -317,7 +317,7 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
 
     def artifact_file(self, run_id: str, path: str) -> Path:
         """The local file behind a run's artifact; RESOURCE_DOES_NOT_EXIST if missing."""
-        from ..errors import ErrorCode
+        from ...errors import ErrorCode
 
         target = artifact_files.safe_join(self.run_artifact_dir(run_id), path)
         if not target.exists():

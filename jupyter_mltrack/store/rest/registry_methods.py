@@ -1,4 +1,4 @@
-"""The registry half of :class:`~jupyter_mltrack.store.rest_store.RestStore`.
+"""The registry half of :class:`~jupyter_mltrack.store.rest.store.RestStore`.
 
 Each method calls one route of :mod:`jupyter_mltrack.server.registry_handlers` and turns the
 answer back into the entity the embedded store returns, so ``mlt.log_model``, the registry and
@@ -21,11 +21,11 @@ from dataclasses import fields
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from ..entities import LoggedModel, ModelVersion, RegisteredModel, RegistryEvent
-from ..errors import MltrackError
-from ..validation import check_key, check_name
-from .registry import parse_version
-from .registry_base import AbstractRegistryStore
+from ...entities import LoggedModel, ModelVersion, RegisteredModel, RegistryEvent
+from ...errors import MltrackError
+from ...validation import check_key, check_name
+from ..duckdb.model_registry import parse_version
+from ..registry_contract import AbstractRegistryStore
 
 E = TypeVar("E")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..entities import (
+from ...entities import (
     ArtifactInfo,
     Cell,
     Dataset,
@@ -36,13 +36,13 @@ from ..entities import (
     RunData,
     RunInfo,
 )
-from ..errors import ErrorCode, MltrackError
-from ..validation import check_artifact_path
-from .base import AbstractStore, WriteBatch
-from .discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
-from .lineage_queries import ITEM_FIELDS, check_cell_id, check_item
-from .reads import check_max_results
-from .rest_registry import RestRegistryMixin
+from ...errors import ErrorCode, MltrackError
+from ...validation import check_artifact_path
+from ..contract import AbstractStore, WriteBatch
+from ..discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
+from ..duckdb.lineage_queries import ITEM_FIELDS, check_cell_id, check_item
+from ..duckdb.reads import check_max_results
+from .registry_methods import RestRegistryMixin
 
 CONNECT_TIMEOUT_S = 5.0
 # Generous: a large batch or a big table may take a while; a write that times out after it

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import ErrorCode, MltrackError
+from ...errors import ErrorCode, MltrackError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_LINGER_S = 0.1
@@ -65,7 +65,7 @@ def preload_engine() -> None:
 
 def _live_server(db_path: Path) -> str | None:
     """The URL of a live tracking server that owns this store, if one does."""
-    from .discovery import read_server_file
+    from ..discovery import read_server_file
 
     info = read_server_file(db_path.parent)
     return str(info.get("url")) if info else None

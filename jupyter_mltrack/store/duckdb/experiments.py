@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..entities import Experiment, ViewType
-from ..errors import ErrorCode, MltrackError
-from . import paging
+from ...entities import Experiment, ViewType
+from ...errors import ErrorCode, MltrackError
+from .. import paging
 
 _COLUMNS = (
     "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
@@ -97,7 +97,7 @@ def search(
     order_by: list[str] | None,
     page_token: str | None,
 ) -> tuple[list[Experiment], str | None]:
-    from ..search.filter_parser import parse_experiment_filter, parse_experiment_order_by
+    from ...search.filter_parser import parse_experiment_filter, parse_experiment_order_by
     from .search_sql import compile_experiment_filter, compile_experiment_order_by
 
     offset = paging.decode(page_token)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..entities import Approval, ModelStage, ModelVersion, RegisteredModel, RegistryEvent
-from ..errors import ErrorCode, MltrackError
-from . import paging
-from .registry_sql import (
+from ...entities import Approval, ModelStage, ModelVersion, RegisteredModel, RegistryEvent
+from ...errors import ErrorCode, MltrackError
+from .. import paging
+from .registry_search import (
     MODEL_VERSIONS,
     REGISTERED_MODELS,
     compile_registry_filter,

@@ -19,12 +19,12 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-from ..entities import RunStatus
-from ..errors import MltrackError
+from ...entities import RunStatus
+from ...errors import MltrackError
 
 if TYPE_CHECKING:
-    from .base import AbstractStore
-    from .duckdb_store import DuckDBStore
+    from ..contract import AbstractStore
+    from .store import DuckDBStore
 
 log = logging.getLogger("jupyter_mltrack")
 
@@ -159,7 +159,7 @@ def reap_quietly(store: AbstractStore) -> list[str]:
 
     Stores other than the embedded one are skipped (their owner does the reaping).
     """
-    from .duckdb_store import DuckDBStore
+    from .store import DuckDBStore
 
     if not isinstance(store, DuckDBStore):
         return []

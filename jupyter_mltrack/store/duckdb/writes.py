@@ -7,16 +7,17 @@ rows a second that way and about a thousand row by row.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
-from ..entities import Cell, RunStatus
-from ..errors import ErrorCode, MltrackError
-from .base import WriteBatch
+from ...entities import Cell, RunStatus
+from ...errors import ErrorCode, MltrackError
+from ..batch import ParamRow, TagRow, WriteBatch
 
 _METRIC_NAMES = ["run_id", "key", "value", "step", "timestamp", "cell_id"]
 
 
-def _arrow(rows: list[tuple], names: list[str], types: list[Any]) -> Any:
+def _arrow(rows: Sequence[tuple], names: list[str], types: list[Any]) -> Any:
     import pyarrow as pa
 
     columns = list(zip(*rows)) if rows else [() for _ in names]
@@ -113,7 +114,7 @@ def _check_params(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: lis
     if not batch.params:
         return
     seen: dict[tuple[str, str], str] = {}
-    unique: list[tuple] = []
+    unique: list[ParamRow] = []
     conflicts: list[str] = []
     for row in batch.params:
         old = seen.get((row[0], row[1]))
@@ -192,7 +193,7 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
 
     if batch.tags:
         # Sets and deletes apply in order: the last operation on a key wins.
-        final: dict[tuple[str, str], tuple] = {}
+        final: dict[tuple[str, str], TagRow] = {}
         for row in batch.tags:
             final[(row[0], row[1])] = row
         sets = [r for r in final.values() if r[2] is not None]
@@ -228,31 +229,27 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
             "INSERT OR REPLACE INTO artifacts SELECT * FROM batch_artifacts",
         )
 
-    for row in batch.inputs:
-        (
-            run_id,
-            experiment_id,
-            name,
-            digest,
-            source_type,
-            source,
-            schema,
-            profile,
-            context,
-            tags_json,
-            cell_id,
-        ) = row
+    for item in batch.inputs:
+        run_id, experiment_id = item.run_id, item.experiment_id
         if experiment_id is None:
             (experiment_id,) = con.execute(
                 "SELECT experiment_id FROM runs WHERE run_id = ?", [run_id]
             ).fetchone()
         con.execute(
             "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [int(experiment_id), name, digest, source_type, source, schema, profile],
+            [
+                int(experiment_id),
+                item.name,
+                item.digest,
+                item.source_type,
+                item.source,
+                item.schema,
+                item.profile,
+            ],
         )
         con.execute(
             "INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?)",
-            [run_id, name, digest, context, tags_json, cell_id],
+            [run_id, item.name, item.digest, item.context, item.tags_json, item.cell_id],
         )
 
     if batch.cells:

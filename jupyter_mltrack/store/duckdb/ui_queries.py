@@ -1,7 +1,7 @@
 """SQL behind the lab extension's views: the runs table, lineage, downsampled metric histories,
 the columns a runs table can show, and the rows the change feed reports.
 
-These read the server's own :class:`~jupyter_mltrack.store.duckdb_store.DuckDBStore` (they need
+These read the server's own :class:`~jupyter_mltrack.store.duckdb.store.DuckDBStore` (they need
 its open file), so they run in the server only; the handlers call them on a worker thread.
 Every value a caller supplies travels as a bound parameter; the few SQL fragments chosen by a
 caller (the x axis of a history) come from whitelists in this module.
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ErrorCode, MltrackError
-from ..validation import check_key
-from . import paging, reads, runs
+from ...errors import ErrorCode, MltrackError
+from ...validation import check_key
+from .. import paging
+from . import reads, runs
 
 if TYPE_CHECKING:
-    from .duckdb_store import DuckDBStore
+    from .store import DuckDBStore
 
 # The run fields every summary carries, in this order.
 SUMMARY_FIELDS = (
@@ -70,7 +71,7 @@ def run_table(
     store:
         The server's store.
     experiment_ids, filter_string, view_type, order_by:
-        As for :meth:`~jupyter_mltrack.store.base.AbstractStore.search_runs`.
+        As for :meth:`~jupyter_mltrack.store.contract.AbstractStore.search_runs`.
     max_results, page_token:
         Page size and the token of the page (None for the first).
     metric_keys, param_keys, tag_keys:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..search.filter_parser import Comparison, Expr, OrderTerm
+from ...search.filter_parser import Comparison, Expr, OrderTerm
 from .search_sql import _compile_expr, _keyed_exists, _order_key, _predicate, _refuse
 
 

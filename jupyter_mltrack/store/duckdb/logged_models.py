@@ -6,10 +6,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..entities import LoggedModel
-from ..errors import ErrorCode, MltrackError
-from . import experiments, paging, runs
-from .registry_sql import LOGGED_MODELS, compile_registry_filter, compile_registry_order_by
+from ...entities import LoggedModel
+from ...errors import ErrorCode, MltrackError
+from .. import paging
+from . import experiments, runs
+from .registry_search import LOGGED_MODELS, compile_registry_filter, compile_registry_order_by
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
 _COLUMNS = (

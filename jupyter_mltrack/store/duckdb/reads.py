@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import validation
-from ..entities import MetricHistory, Run
-from ..errors import MltrackError
-from . import experiments, paging, runs
+from ... import validation
+from ...entities import MetricHistory, Run
+from ...errors import MltrackError
+from .. import paging
+from . import experiments, runs
 
 MAX_RESULTS_LIMIT = 1_000_000
 
@@ -26,7 +27,7 @@ def metric_history(con: Any, run_id: str, key: str) -> MetricHistory:
 def _where(
     experiment_ids: list[str], filter_string: str | None, view_type: str
 ) -> tuple[str, list[Any]]:
-    from ..search.filter_parser import parse_filter
+    from ...search.filter_parser import parse_filter
     from .search_sql import compile_run_filter
 
     if not isinstance(experiment_ids, (list, tuple)):
@@ -60,7 +61,7 @@ def search_run_ids(
     offset: int,
 ) -> list[str]:
     """One parameterised query: the ids of the matching runs, in order, for one page."""
-    from ..search.filter_parser import parse_order_by
+    from ...search.filter_parser import parse_order_by
     from .search_sql import compile_run_order_by
 
     check_max_results(max_results)

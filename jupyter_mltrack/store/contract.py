@@ -8,98 +8,11 @@ and the buffered logger, the REST handlers and the spool all speak it.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..entities import ArtifactInfo, Cell, Experiment, MetricHistory, Run
-
-# Row layouts of a WriteBatch; tuples keep the hot logging path to one allocation per call.
-# metric: (run_id, key, value, step, timestamp, cell_id)
-# metric series: (run_id, key, cell_id, values, steps, timestamps), the last three equal-length
-#          lists or numpy arrays: one metric's points in columns, as the buffer collects them
-# param:  (run_id, key, value, cell_id)
-# tag:    (run_id, key, value or None to delete, cell_id), applied in order
-# artifact: (run_id, path, size, media_type, cell_id, logged_time)
-# input:  (run_id, experiment_id, name, digest, source_type, source, schema, profile,
-#          context, tags_json, cell_id)
-# run update: (run_id, status, end_time)
-
-
-@dataclass
-class WriteBatch:
-    """Everything buffered since the last flush, applied by the store in one transaction."""
-
-    metrics: list[tuple] = field(default_factory=list)
-    metric_series: list[tuple] = field(default_factory=list)
-    params: list[tuple] = field(default_factory=list)
-    tags: list[tuple] = field(default_factory=list)
-    artifacts: list[tuple] = field(default_factory=list)
-    inputs: list[tuple] = field(default_factory=list)
-    cells: list[Cell] = field(default_factory=list)
-    run_updates: list[tuple] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return (
-            len(self.metrics)
-            + sum(len(series[3]) for series in self.metric_series)
-            + len(self.params)
-            + len(self.tags)
-            + len(self.artifacts)
-            + len(self.inputs)
-            + len(self.cells)
-            + len(self.run_updates)
-        )
-
-    def run_ids(self) -> set[str]:
-        """Every run the batch writes to."""
-        ids: set[str] = set()
-        for rows in (
-            self.metrics,
-            self.metric_series,
-            self.params,
-            self.tags,
-            self.artifacts,
-            self.inputs,
-        ):
-            ids.update(row[0] for row in rows)
-        ids.update(c.run_id for c in self.cells)
-        ids.update(row[0] for row in self.run_updates)
-        return ids
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready form (for the spool and the REST client)."""
-        return {
-            "metrics": [list(r) for r in self.metrics],
-            "metric_series": [
-                [run_id, key, cell, _as_list(values), _as_list(steps), _as_list(timestamps)]
-                for run_id, key, cell, values, steps, timestamps in self.metric_series
-            ],
-            "params": [list(r) for r in self.params],
-            "tags": [list(r) for r in self.tags],
-            "artifacts": [list(r) for r in self.artifacts],
-            "inputs": [list(r) for r in self.inputs],
-            "cells": [vars(c) for c in self.cells],
-            "run_updates": [list(r) for r in self.run_updates],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> WriteBatch:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            metrics=[tuple(r) for r in data.get("metrics", [])],
-            metric_series=[tuple(r) for r in data.get("metric_series", [])],
-            params=[tuple(r) for r in data.get("params", [])],
-            tags=[tuple(r) for r in data.get("tags", [])],
-            artifacts=[tuple(r) for r in data.get("artifacts", [])],
-            inputs=[tuple(r) for r in data.get("inputs", [])],
-            cells=[Cell(**c) for c in data.get("cells", [])],
-            run_updates=[tuple(r) for r in data.get("run_updates", [])],
-        )
-
-
-def _as_list(values: Any) -> list:
-    return values.tolist() if hasattr(values, "tolist") else list(values)
+from .batch import WriteBatch
 
 
 class AbstractStore(abc.ABC):

@@ -1,0 +1,209 @@
+"""The rules every store applies, written once.
+
+A backend implements storage; it does not re-decide what may be written. Each rule below is the
+only copy: :class:`~.contract.AbstractStore` applies it before calling a backend's ``_x`` method,
+the DuckDB write path applies it inside its transaction, and the tracking client's run cache
+calls the same function on what it remembers (so a kernel is refused with the same error and
+code before anything is buffered).
+
+Field-level checks (keys, names, values, artifact paths) live in :mod:`jupyter_mltrack.validation`;
+the rules here are about the store's objects: runs, params, names, aliases, page sizes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+
+from ..entities import RunStatus
+from ..errors import ErrorCode, MltrackError
+from ..validation import (
+    check_key,
+    check_max_results,
+    check_metric_value,
+    check_name,
+    check_step,
+    check_timestamp,
+    tag_value_to_str,
+)
+from .batch import MetricRow
+
+RUN_NAME_TAG = "mlflow.runName"
+
+# Page-size limits, per kind of search (MLflow's limits where it has one).
+RUNS_MAX_RESULTS = 50_000
+RUN_FRAME_MAX_RESULTS = 1_000_000
+EXPERIMENTS_MAX_RESULTS = 50_000
+LOGGED_MODELS_MAX_RESULTS = 1_000
+REGISTERED_MODELS_MAX_RESULTS = 1_000
+MODEL_VERSIONS_MAX_RESULTS = 200_000
+
+
+# metric points -------------------------------------------------------------------------------
+def metric_row(
+    run_id: str, key: object, value: object, step: object, timestamp: object, cell_id: str | None
+) -> MetricRow:
+    """One checked metric point.
+
+    The common case (a key seen before, a float, int step and timestamp) costs a few type
+    tests; anything else goes through the full checks, which raise INVALID_PARAMETER_VALUE
+    naming the field. Every face that takes points (Python client, MLflow routes, native
+    batches) calls this.
+    """
+    key = check_key(key, "metric key")  # a set lookup for a key seen before
+    if type(value) is not float:
+        value = check_metric_value(key, value)
+    if type(step) is not int:
+        step = check_step(step)
+    if type(timestamp) is not int or timestamp < 0:  # type: ignore[operator]
+        timestamp = check_timestamp(timestamp)
+    return MetricRow(run_id, key, value, step, timestamp, cell_id)  # type: ignore[arg-type]
+
+
+# runs ----------------------------------------------------------------------------------------
+def check_run_writable(run_id: str, lifecycle_stage: str | None, status: str | None = None) -> None:
+    """Refuse to write to a run that is missing, deleted or (when ``status`` is given) ended.
+
+    The store checks the lifecycle only (MLflow lets a client keep logging to a FINISHED run);
+    the Python API also passes the status, because ``log_*`` on an ended run is a mistake there.
+
+    Raises
+    ------
+    MltrackError
+        RESOURCE_DOES_NOT_EXIST for a missing run (``lifecycle_stage`` None); INVALID_STATE for
+        a deleted run or a run that is not RUNNING.
+    """
+    if lifecycle_stage is None:
+        raise MltrackError(f"no run with id {run_id!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
+    if lifecycle_stage != "active":
+        raise deleted_run_error(run_id, "logging to it")
+    if status is not None and status != RunStatus.RUNNING:
+        raise MltrackError(
+            f"run {run_id!r} is {status}; resume it with start_run(run_id=...) "
+            "before logging to it",
+            ErrorCode.INVALID_STATE,
+        )
+
+
+def deleted_run_error(run_id: str, before: str) -> MltrackError:
+    """The one error for acting on a deleted run: INVALID_STATE, whichever path found it."""
+    return MltrackError(
+        f"run {run_id!r} is deleted; restore it before {before}", ErrorCode.INVALID_STATE
+    )
+
+
+def check_param_unchanged(run_id: str, key: str, old: str | None, new: str) -> None:
+    """MLflow's rule: a param keeps its first value; logging the same value again is a no-op."""
+    if old is not None and old != new:
+        raise MltrackError(param_conflict(run_id, key, old, new))
+
+
+def param_conflict(run_id: str, key: str, old: str, new: str) -> str:
+    """The message for a changed param (also used for the flusher's warnings)."""
+    return (
+        f"param {key!r} of run {run_id!r} is {old!r}; cannot change it to {new!r} "
+        "(params are immutable: log a new key instead)"
+    )
+
+
+def run_name_and_tags(
+    run_name: str | None, tags: Mapping[str, str] | None
+) -> tuple[str, dict[str, str]]:
+    """The name of a new run and its tags, ``mlflow.runName`` included.
+
+    One rule whichever API creates the run: the name given, else the ``mlflow.runName`` tag,
+    else a generated one (``brisk-otter-417``, as MLflow names runs); a name and a tag that
+    differ are refused.
+    """
+    checked = {check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
+    tag_name = checked.get(RUN_NAME_TAG) or None
+    if run_name is not None and tag_name is not None and run_name != tag_name:
+        raise MltrackError(
+            f"run_name {run_name!r} and the {RUN_NAME_TAG} tag {tag_name!r} differ; "
+            "send one of them, or the same value in both"
+        )
+    name = check_name(run_name or tag_name or generate_name(), "run name")
+    checked[RUN_NAME_TAG] = name
+    return name, checked
+
+
+def generate_name() -> str:
+    """A readable name for a run or a logged model, as MLflow gives (``brisk-otter-417``)."""
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"
+
+
+# registry ------------------------------------------------------------------------------------
+MAX_ALIAS_LENGTH = 255
+_ALIAS_RE = re.compile(r"^[\w\-]+$")
+_RESERVED_ALIAS_RE = re.compile(r"^(v\d+|latest)$", re.IGNORECASE)
+
+
+def check_alias(alias: object) -> str:
+    """MLflow's rule for alias names, on every face.
+
+    Letters, digits, ``_`` and ``-``, at most 255 characters; ``latest`` and ``v<number>`` are
+    reserved (``models:/name/latest`` and ``models:/name@v2`` would be ambiguous).
+    """
+    if not isinstance(alias, str) or not alias:
+        raise MltrackError(f"alias must be a non-empty string, got {alias!r}")
+    if len(alias) > MAX_ALIAS_LENGTH:
+        raise MltrackError(
+            f"alias {alias[:40]!r}... is {len(alias)} characters long; "
+            f"the limit is {MAX_ALIAS_LENGTH}"
+        )
+    if not _ALIAS_RE.match(alias):
+        raise MltrackError(f"alias {alias!r} may hold only letters, digits, underscores and dashes")
+    if _RESERVED_ALIAS_RE.match(alias):
+        raise MltrackError(
+            f"alias {alias!r} is reserved: 'latest' and 'v<number>' name versions already"
+        )
+    return alias
+
+
+# paging --------------------------------------------------------------------------------------
+def page_size(max_results: object, limit: int) -> int:
+    """A search's page size: an integer from 1 to ``limit`` (one message for every search)."""
+    return check_max_results(max_results, limit)
+
+
+_ADJECTIVES = (
+    "amber",
+    "brisk",
+    "calm",
+    "deft",
+    "eager",
+    "fond",
+    "glad",
+    "keen",
+    "lucid",
+    "merry",
+    "nimble",
+    "proud",
+    "quick",
+    "sunny",
+    "tidy",
+    "vivid",
+    "witty",
+    "zesty",
+)
+_NOUNS = (
+    "badger",
+    "crane",
+    "dingo",
+    "egret",
+    "ferret",
+    "gecko",
+    "heron",
+    "ibis",
+    "koala",
+    "lemur",
+    "marten",
+    "newt",
+    "otter",
+    "panda",
+    "quail",
+    "raven",
+    "stoat",
+    "tapir",
+)
