@@ -46,6 +46,7 @@ lint: $(EXT_STAMP)
 	$(PY) -m ruff format --check $(LINT_PATHS)
 	$(PY) -m mypy
 	$(JLPM) lint:check
+	$(JLPM) test
 	$(VENV)/bin/jupyter labextension list 2>&1 | grep -E "jupyter-mltrack .*enabled.*OK"
 	$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "jupyter_mltrack .*enabled"
 

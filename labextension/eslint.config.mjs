@@ -4,11 +4,19 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'node_modules/**', '../jupyter_mltrack/labextension/**'] },
+  {
+    ignores: [
+      'lib/**',
+      'lib-test/**',
+      'node_modules/**',
+      'src/generated/**',
+      '../jupyter_mltrack/labextension/**'
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['src/**/*.{ts,tsx}'],
+    files: ['src/**/*.{ts,tsx}', 'test/**/*.ts'],
     languageOptions: {
       parserOptions: { ecmaFeatures: { jsx: true } }
     },

@@ -5,8 +5,7 @@
 
 import { Dialog, InputDialog, Notification, showDialog } from '@jupyterlab/apputils';
 
-import { MltrackApi } from './api';
-import { messageOf } from './model';
+import { MltrackApi, messageOf } from './api';
 import { IModelVersion } from './tokens';
 
 /** Ask for a new name and rename the run. Returns whether it was renamed. */

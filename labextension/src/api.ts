@@ -3,20 +3,48 @@
  * {@link MltrackApi}, over JupyterLab's `ServerConnection` (so the token, XSRF header and base
  * URL are those of the page); views never call `fetch` themselves.
  *
- * Responses are checked loosely and converted into the interfaces of `tokens.ts`: numbers that
- * JSON cannot carry (NaN, ±Infinity arrive as strings) become numbers again, tag lists become
- * records. Every failure becomes one error type, {@link MltrackApiError}.
+ * The lab speaks the server's native API only (`{base}mltrack/api/...`, described by
+ * `jupyter_mltrack/server/openapi.yaml`). Routes, their path and query arguments and request
+ * bodies are typed from that spec (generated at build time), so a route the spec does not have
+ * does not compile; `decode.ts` turns the answers into the interfaces of `tokens.ts`. Every
+ * failure becomes one error type, {@link MltrackApiError}.
  */
 
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import {
+  IWire,
+  Json,
+  JsonObject,
+  WireError,
+  list,
+  nullableText,
+  required,
+  toCell,
+  toChanges,
+  toEntry,
+  toExperiment,
+  toLineage,
+  toLoggedItem,
+  toLoggedModel,
+  toPreview,
+  toRegisteredModel,
+  toRegistryEvent,
+  toRun,
+  toRunColumns,
+  toRunPage,
+  toSeries,
+  toStoreInfo,
+  toVersion,
+  wire
+} from './decode';
+import type { paths } from './generated/openapi';
+import {
   IArtifactEntry,
   IArtifactPreview,
   ICell,
   IChanges,
-  IDatasetInput,
   IExperiment,
   ILineage,
   ILoggedItem,
@@ -30,8 +58,6 @@ import {
   IRunColumns,
   IRunPage,
   IRunQuery,
-  IRunRow,
-  IRunSummary,
   IStoreInfo,
   ViewType,
   XAxis
@@ -54,283 +80,75 @@ export class MltrackApiError extends Error {
   }
 }
 
-/** A JSON value as it arrives. */
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
-type Query = Record<string, string | number | boolean | string[] | null | undefined>;
+/** A readable message for any error. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
 
-interface IRequestOptions {
-  method?: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
-  query?: Query;
-  body?: JsonObject;
+// routes, typed from the spec ----------------------------------------------------------------
+
+/** Every route of the native API, as the spec writes it: `/api/runs/{run_id}`. */
+type Route = keyof paths;
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+/** The methods the spec declares for a route. */
+type MethodOf<P extends Route> = {
+  [M in Method]: paths[P][M] extends undefined ? never : M;
+}[Method];
+type Operation<P extends Route, M extends Method> = NonNullable<paths[P][M]>;
+/** The path arguments of a route (`{run_id: string}`), or never when it has none. */
+type PathArgs<P extends Route> = paths[P]['parameters'] extends { path: infer A } ? A : never;
+/** The query arguments the spec declares for an operation. */
+type QueryName<P extends Route, M extends Method> =
+  Operation<P, M> extends { parameters: { query?: infer Q } }
+    ? [NonNullable<Q>] extends [never]
+      ? never
+      : keyof NonNullable<Q> & string
+    : never;
+/** The JSON body the spec declares for an operation. */
+type BodyOf<P extends Route, M extends Method> =
+  Operation<P, M> extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
+/** The JSON the spec says a successful answer holds. */
+type AnswerOf<P extends Route, M extends Method> =
+  Operation<P, M> extends { responses: infer R }
+    ? R extends { 200: { content: { 'application/json': infer B } } }
+      ? B
+      : R extends { 201: { content: { 'application/json': infer B } } }
+        ? B
+        : unknown
+    : unknown;
+
+type QueryValue = string | number | boolean | string[] | null | undefined;
+
+interface IRequest<P extends Route, M extends Method> {
+  method: M;
+  route: P;
+  path?: PathArgs<P>;
+  query?: { [K in QueryName<P, M>]?: QueryValue };
+  body?: BodyOf<P, M>;
   signal?: AbortSignal;
 }
 
-const NATIVE = 'mltrack/api';
-const MLFLOW = 'mltrack/api/2.0/mlflow';
-
-// wire conversions ---------------------------------------------------------------------------
-
-/** A number as the server sends it: NaN and ±Infinity come as strings. */
-export function toNumber(value: Json | undefined): number {
-  if (typeof value === 'number') {
-    return value;
-  }
-  if (value === 'Infinity') {
-    return Infinity;
-  }
-  if (value === '-Infinity') {
-    return -Infinity;
-  }
-  if (typeof value === 'string' && value.trim() !== '') {
-    return Number(value);
-  }
-  return NaN;
+/**
+ * One path segment, percent-encoded: "/" as %2F and "." as %2E, so a model named "a/b", "."
+ * or ".." stays one segment and does not fold away.
+ */
+function segment(value: string): string {
+  return encodeURIComponent(value).replace(/\./g, '%2E');
 }
 
-function asObject(value: Json | undefined): JsonObject {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {};
-}
-
-function asArray(value: Json | undefined): Json[] {
-  return Array.isArray(value) ? value : [];
-}
-
-function str(value: Json | undefined, fallback = ''): string {
-  return typeof value === 'string'
-    ? value
-    : value === null || value === undefined
-      ? fallback
-      : String(value);
-}
-
-function optStr(value: Json | undefined): string | null {
-  return value === null || value === undefined ? null : String(value);
-}
-
-function optNum(value: Json | undefined): number | null {
-  return value === null || value === undefined ? null : toNumber(value);
-}
-
-function numberRecord(value: Json | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(asObject(value))) {
-    out[k] = toNumber(v);
-  }
-  return out;
-}
-
-function stringRecord(value: Json | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (Array.isArray(value)) {
-    // [{key, value}] as MLflow sends tags
-    for (const item of value) {
-      const o = asObject(item);
-      out[str(o.key)] = str(o.value);
+/** Fill a route's `{arguments}` in. */
+function fill(route: string, args: Record<string, string> | undefined): string {
+  return route.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = args?.[name];
+    if (value === undefined) {
+      throw new Error(`no value for {${name}} of ${route}`);
     }
-    return out;
-  }
-  for (const [k, v] of Object.entries(asObject(value))) {
-    out[k] = str(v);
-  }
-  return out;
+    return segment(value);
+  });
 }
-
-function numbers(value: Json | undefined): number[] {
-  return asArray(value).map(toNumber);
-}
-
-function toExperiment(value: Json): IExperiment {
-  const o = asObject(value);
-  return {
-    experiment_id: str(o.experiment_id),
-    name: str(o.name),
-    artifact_location: str(o.artifact_location),
-    lifecycle_stage: str(o.lifecycle_stage, 'active'),
-    creation_time: toNumber(o.creation_time),
-    last_update_time: toNumber(o.last_update_time),
-    tags: stringRecord(o.tags)
-  };
-}
-
-function toSummary(value: Json): IRunSummary {
-  const o = asObject(value);
-  return {
-    run_id: str(o.run_id),
-    run_name: str(o.run_name),
-    experiment_id: str(o.experiment_id),
-    user_id: optStr(o.user_id),
-    status: str(o.status, 'RUNNING') as IRunSummary['status'],
-    start_time: toNumber(o.start_time),
-    end_time: optNum(o.end_time),
-    lifecycle_stage: str(o.lifecycle_stage, 'active'),
-    parent_run_id: optStr(o.parent_run_id)
-  };
-}
-
-function toRow(value: Json): IRunRow {
-  const o = asObject(value);
-  return {
-    ...toSummary(value),
-    metrics: numberRecord(o.metrics),
-    params: stringRecord(o.params),
-    tags: stringRecord(o.tags)
-  };
-}
-
-function toInput(value: Json): IDatasetInput {
-  const o = asObject(value);
-  const d = asObject(o.dataset);
-  return {
-    dataset: {
-      name: str(d.name),
-      digest: str(d.digest),
-      source_type: str(d.source_type),
-      source: str(d.source),
-      schema: optStr(d.schema),
-      profile: optStr(d.profile)
-    },
-    context: optStr(o.context),
-    tags: stringRecord(o.tags)
-  };
-}
-
-function toRun(value: Json): IRun {
-  const o = asObject(value);
-  const info = asObject(o.info);
-  const data = asObject(o.data);
-  return {
-    info: { ...toSummary(info), artifact_uri: str(info.artifact_uri) },
-    data: {
-      metrics: numberRecord(data.metrics),
-      params: stringRecord(data.params),
-      tags: stringRecord(data.tags)
-    },
-    inputs: asArray(o.inputs).map(toInput),
-    outputs: asArray(o.outputs).map(item => {
-      const out = asObject(item);
-      return { model_id: str(out.model_id), step: toNumber(out.step) };
-    })
-  };
-}
-
-function toCell(value: Json): ICell {
-  const o = asObject(value);
-  return {
-    run_id: str(o.run_id),
-    seq: toNumber(o.seq),
-    cell_id: optStr(o.cell_id),
-    execution_count: optNum(o.execution_count),
-    source: optStr(o.source),
-    start_time: toNumber(o.start_time),
-    duration_ms: optNum(o.duration_ms),
-    outcome: str(o.outcome),
-    error_type: optStr(o.error_type),
-    error_message: optStr(o.error_message)
-  };
-}
-
-function toSeries(value: Json): IMetricSeries {
-  const o = asObject(value);
-  return {
-    run_id: str(o.run_id),
-    key: str(o.key),
-    total_points: toNumber(o.total_points),
-    downsampled: o.downsampled === true,
-    x: numbers(o.x),
-    value: numbers(o.value),
-    step: numbers(o.step),
-    timestamp: numbers(o.timestamp)
-  };
-}
-
-function toEntry(value: Json): IArtifactEntry {
-  const o = asObject(value);
-  return {
-    path: str(o.path),
-    is_dir: o.is_dir === true,
-    file_size: optNum(o.file_size),
-    media_type: optStr(o.media_type),
-    cell_id: optStr(o.cell_id)
-  };
-}
-
-function toPreview(value: Json): IArtifactPreview {
-  const o = asObject(value);
-  const base = { path: str(o.path), size: toNumber(o.size), media_type: str(o.media_type) };
-  switch (o.kind) {
-    case 'text':
-    case 'html':
-      return { ...base, kind: o.kind, text: str(o.text), truncated: o.truncated === true };
-    case 'json':
-      return { ...base, kind: 'json', data: o.data };
-    case 'image':
-      return { ...base, kind: 'image', data: str(o.data) };
-    case 'table':
-      return {
-        ...base,
-        kind: 'table',
-        columns: asArray(o.columns).map(c => str(c)),
-        rows: asArray(o.rows).map(r => asArray(r)),
-        truncated: o.truncated === true
-      };
-    default:
-      return { ...base, kind: 'binary', reason: optStr(o.reason) ?? undefined };
-  }
-}
-
-function toVersion(value: Json): IModelVersion {
-  const o = asObject(value);
-  return {
-    name: str(o.name),
-    version: str(o.version),
-    creation_timestamp: toNumber(o.creation_timestamp),
-    last_updated_timestamp: toNumber(o.last_updated_timestamp),
-    current_stage: str(o.current_stage, 'None'),
-    description: str(o.description),
-    source: str(o.source),
-    run_id: optStr(o.run_id) || null,
-    model_id: optStr(o.model_id) || null,
-    status: str(o.status, 'READY'),
-    tags: stringRecord(o.tags),
-    aliases: asArray(o.aliases).map(a => str(a))
-  };
-}
-
-function toRegisteredModel(value: Json): IRegisteredModel {
-  const o = asObject(value);
-  const aliases: Record<string, string> = {};
-  for (const item of asArray(o.aliases)) {
-    const a = asObject(item);
-    aliases[str(a.alias)] = str(a.version);
-  }
-  return {
-    name: str(o.name),
-    creation_timestamp: toNumber(o.creation_timestamp),
-    last_updated_timestamp: toNumber(o.last_updated_timestamp),
-    description: str(o.description),
-    tags: stringRecord(o.tags),
-    aliases,
-    latest_versions: asArray(o.latest_versions).map(toVersion)
-  };
-}
-
-function toLoggedModel(value: Json): ILoggedModel {
-  const o = asObject(value);
-  const info = asObject(o.info ?? o);
-  return {
-    model_id: str(info.model_id),
-    experiment_id: str(info.experiment_id),
-    name: str(info.name),
-    artifact_uri: str(info.artifact_uri),
-    status: str(info.status),
-    source_run_id: optStr(info.source_run_id),
-    creation_timestamp_ms: toNumber(info.creation_timestamp_ms),
-    model_type: optStr(info.model_type)
-  };
-}
-
-// the client ---------------------------------------------------------------------------------
 
 /** Quote a key for the filter and order-by grammar (keys may hold dots or spaces). */
 export function quoteKey(key: string): string {
@@ -342,21 +160,22 @@ export function quoteValue(value: string): string {
   return "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
 }
 
-/**
- * The typed client of the jupyter-mltrack server: native routes under `{base}mltrack/api/` and,
- * for the registry and logged models, MLflow's routes under `{base}mltrack/api/2.0/mlflow/`.
- */
+// the client ---------------------------------------------------------------------------------
+
+/** The prefix of every route of the native API (the spec's server URL). */
+const PREFIX = 'mltrack';
+
+/** The typed client of the jupyter-mltrack server's native API. */
 export class MltrackApi {
   constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
 
-  /** The URL of a route (for links and logs; requests go through {@link request}). */
-  url(path: string, query?: Query): string {
+  private url(path: string, query?: Record<string, QueryValue>): string {
     const base = URLExt.join(this.settings.baseUrl, path);
     const search = query ? MltrackApi.queryString(query) : '';
     return search ? `${base}?${search}` : base;
   }
 
-  private static queryString(query: Query): string {
+  private static queryString(query: Record<string, QueryValue>): string {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) {
       if (value === undefined || value === null || value === '') {
@@ -371,16 +190,19 @@ export class MltrackApi {
     return params.toString();
   }
 
-  private async send(path: string, options: IRequestOptions = {}): Promise<Response> {
-    const init: RequestInit = { method: options.method ?? 'GET', signal: options.signal };
-    if (options.body !== undefined) {
-      init.body = JSON.stringify(options.body);
+  private async send<P extends Route, M extends MethodOf<P>>(
+    request: IRequest<P, M>
+  ): Promise<Response> {
+    const path = PREFIX + fill(request.route, request.path as Record<string, string> | undefined);
+    const init: RequestInit = { method: request.method.toUpperCase(), signal: request.signal };
+    if (request.body !== undefined) {
+      init.body = JSON.stringify(request.body);
       init.headers = { 'Content-Type': 'application/json' };
     }
     let response: Response;
     try {
       response = await ServerConnection.makeRequest(
-        this.url(path, options.query),
+        this.url(path, request.query),
         init,
         this.settings
       );
@@ -388,8 +210,7 @@ export class MltrackApi {
       if (error instanceof DOMException && error.name === 'AbortError') {
         throw error;
       }
-      const message = error instanceof Error ? error.message : String(error);
-      throw new MltrackApiError(`cannot reach the server: ${message}`, 'NETWORK_ERROR', 0);
+      throw new MltrackApiError(`cannot reach the server: ${messageOf(error)}`, 'NETWORK_ERROR', 0);
     }
     if (!response.ok) {
       throw await MltrackApi.errorOf(response);
@@ -399,113 +220,156 @@ export class MltrackApi {
 
   private static async errorOf(response: Response): Promise<MltrackApiError> {
     const text = await response.text();
-    let body: JsonObject = {};
+    let body: Json = null;
     try {
-      body = asObject(JSON.parse(text) as Json);
+      body = JSON.parse(text) as Json;
     } catch {
       // not JSON: an HTML error page from the server or a proxy
     }
-    if (typeof body.error_code === 'string') {
-      return new MltrackApiError(str(body.message), body.error_code, response.status);
+    const o: JsonObject = body && typeof body === 'object' && !Array.isArray(body) ? body : {};
+    const message = typeof o.message === 'string' ? o.message : '';
+    if (typeof o.error_code === 'string') {
+      return new MltrackApiError(message, o.error_code, response.status);
     }
     const code = response.status === 404 ? 'ENDPOINT_NOT_FOUND' : 'HTTP_ERROR';
-    const message = str(body.message) || `${response.status} ${response.statusText}`;
-    return new MltrackApiError(message, code, response.status);
+    return new MltrackApiError(
+      message || `${response.status} ${response.statusText}`,
+      code,
+      response.status
+    );
   }
 
-  private async json(path: string, options: IRequestOptions = {}): Promise<JsonObject> {
-    const response = await this.send(path, options);
+  /**
+   * Send a request and read its JSON answer with `decode`. An answer without the shape the
+   * spec gives it is a BAD_RESPONSE error naming the route and the field.
+   */
+  private async call<P extends Route, M extends MethodOf<P>, T>(
+    request: IRequest<P, M>,
+    decode: (answer: IWire<AnswerOf<P, M>>) => T
+  ): Promise<T> {
+    const response = await this.send(request);
+    const where = `${request.method.toUpperCase()} ${request.route}`;
     const text = await response.text();
-    if (!text) {
-      return {};
+    let answer: Json;
+    try {
+      answer = text ? (JSON.parse(text) as Json) : {};
+    } catch {
+      throw new MltrackApiError(`the server sent invalid JSON for ${where}`, 'BAD_RESPONSE', 200);
     }
     try {
-      return asObject(JSON.parse(text) as Json);
-    } catch {
-      throw new MltrackApiError(`the server sent invalid JSON for ${path}`, 'BAD_RESPONSE', 200);
+      return decode(wire<AnswerOf<P, M>>(answer, `answer of ${where}`));
+    } catch (error) {
+      if (error instanceof WireError) {
+        throw new MltrackApiError(
+          `unexpected answer of ${where}: ${error.message}`,
+          'BAD_RESPONSE',
+          response.status
+        );
+      }
+      throw error;
     }
+  }
+
+  /** Send a request whose answer carries nothing the caller needs. */
+  private async act<P extends Route, M extends MethodOf<P>>(
+    request: IRequest<P, M>
+  ): Promise<void> {
+    await this.call(request, () => undefined);
+  }
+
+  /** Every page of a paged listing. */
+  private async pages<T>(
+    load: (token: string | null) => Promise<[T[], string | null]>
+  ): Promise<T[]> {
+    const out: T[] = [];
+    let token: string | null = null;
+    do {
+      const [items, next]: [T[], string | null] = await load(token);
+      out.push(...items);
+      token = next;
+    } while (token);
+    return out;
   }
 
   // store --------------------------------------------------------------------------------------
 
   /** Where the store is, its counts, the server's limits. */
   async info(): Promise<IStoreInfo> {
-    const o = await this.json(`${NATIVE}/info`);
-    return {
-      store: str(o.store),
-      version: str(o.version),
-      counts: numberRecord(o.counts),
-      limits: numberRecord(o.limits)
-    };
+    return this.call({ method: 'get', route: '/api/info' }, o => toStoreInfo(o.fields));
   }
 
   // experiments ----------------------------------------------------------------------------------
 
   /** Every experiment (active ones unless told otherwise). */
-  async experiments(viewType: ViewType = 'ACTIVE_ONLY'): Promise<IExperiment[]> {
-    const out: IExperiment[] = [];
-    let token: string | null = null;
-    do {
-      const o: JsonObject = await this.json(`${NATIVE}/experiments`, {
-        query: { view_type: viewType, max_results: 1000, page_token: token }
-      });
-      out.push(...asArray(o.experiments).map(toExperiment));
-      token = optStr(o.next_page_token);
-    } while (token);
-    return out;
+  async experiments(
+    viewType: ViewType = 'ACTIVE_ONLY',
+    signal?: AbortSignal
+  ): Promise<IExperiment[]> {
+    return this.pages(token =>
+      this.call(
+        {
+          method: 'get',
+          route: '/api/experiments',
+          query: { view_type: viewType, max_results: 1000, page_token: token },
+          signal
+        },
+        o => [list(o, 'experiments').map(toExperiment), nullableText(o, 'next_page_token')]
+      )
+    );
   }
 
   /** Rename an experiment. */
   async renameExperiment(experimentId: string, name: string): Promise<IExperiment> {
-    const o = await this.json(`${NATIVE}/experiments/${encodeURIComponent(experimentId)}`, {
-      method: 'PATCH',
-      body: { name }
-    });
-    return toExperiment(o.experiment);
+    return this.call(
+      {
+        method: 'patch',
+        route: '/api/experiments/{experiment_id}',
+        path: { experiment_id: experimentId },
+        body: { name }
+      },
+      o => toExperiment(required(o, 'experiment'))
+    );
   }
 
   // runs -------------------------------------------------------------------------------------------
 
   /** One page of a runs table with the chosen columns. */
   async runs(query: IRunQuery, signal?: AbortSignal): Promise<IRunPage> {
-    const o = await this.json(`${NATIVE}/runs`, {
-      signal,
-      query: {
-        experiment_id: query.experimentIds,
-        filter: query.filter?.trim() || undefined,
-        view_type: query.viewType,
-        order_by: query.orderBy,
-        max_results: query.maxResults,
-        page_token: query.pageToken,
-        metric: query.metrics?.length ? query.metrics : undefined,
-        param: query.params?.length ? query.params : undefined,
-        tag: query.tags?.length ? query.tags : undefined
-      }
-    });
-    return {
-      runs: asArray(o.runs).map(toRow),
-      next_page_token: optStr(o.next_page_token),
-      total: toNumber(o.total)
-    };
+    return this.call(
+      {
+        method: 'get',
+        route: '/api/runs',
+        signal,
+        query: {
+          experiment_id: query.experimentIds,
+          filter: query.filter?.trim() || undefined,
+          view_type: query.viewType,
+          order_by: query.orderBy,
+          max_results: query.maxResults,
+          page_token: query.pageToken,
+          metric: query.metrics?.length ? query.metrics : undefined,
+          param: query.params?.length ? query.params : undefined,
+          tag: query.tags?.length ? query.tags : undefined
+        }
+      },
+      o => toRunPage(o.fields)
+    );
   }
 
   /** The metric, param and tag keys that runs of these experiments carry. */
-  async runColumns(experimentIds: string[]): Promise<IRunColumns> {
-    const o = await this.json(`${NATIVE}/run-columns`, { query: { experiment_id: experimentIds } });
-    return {
-      metrics: asArray(o.metrics).map(k => str(k)),
-      params: asArray(o.params).map(k => str(k)),
-      tags: asArray(o.tags).map(k => str(k))
-    };
-  }
-
-  private runPath(runId: string, rest = ''): string {
-    return `${NATIVE}/runs/${encodeURIComponent(runId)}${rest}`;
+  async runColumns(experimentIds: string[], signal?: AbortSignal): Promise<IRunColumns> {
+    return this.call(
+      { method: 'get', route: '/api/run-columns', query: { experiment_id: experimentIds }, signal },
+      o => toRunColumns(o.fields)
+    );
   }
 
   /** A run's details. */
-  async run(runId: string): Promise<IRun> {
-    return toRun((await this.json(this.runPath(runId))).run);
+  async run(runId: string, signal?: AbortSignal): Promise<IRun> {
+    return this.call(
+      { method: 'get', route: '/api/runs/{run_id}', path: { run_id: runId }, signal },
+      o => toRun(required(o, 'run'))
+    );
   }
 
   /** Rename a run, set tags, or delete them (a null value). */
@@ -513,50 +377,46 @@ export class MltrackApi {
     runId: string,
     change: { run_name?: string; tags?: Record<string, string | null> }
   ): Promise<IRun> {
-    const body: JsonObject = {};
-    if (change.run_name !== undefined) {
-      body.run_name = change.run_name;
-    }
-    if (change.tags !== undefined) {
-      body.tags = change.tags;
-    }
-    return toRun((await this.json(this.runPath(runId), { method: 'PATCH', body })).run);
+    return this.call(
+      { method: 'patch', route: '/api/runs/{run_id}', path: { run_id: runId }, body: change },
+      o => toRun(required(o, 'run'))
+    );
   }
 
   /** Mark a run deleted. */
   async deleteRun(runId: string): Promise<IRun> {
-    return toRun((await this.json(this.runPath(runId), { method: 'DELETE' })).run);
+    return this.call(
+      { method: 'delete', route: '/api/runs/{run_id}', path: { run_id: runId } },
+      o => toRun(required(o, 'run'))
+    );
   }
 
   /** Bring a deleted run back. */
   async restoreRun(runId: string): Promise<IRun> {
-    return toRun((await this.json(this.runPath(runId, '/restore'), { method: 'POST' })).run);
+    return this.call(
+      { method: 'post', route: '/api/runs/{run_id}/restore', path: { run_id: runId } },
+      o => toRun(required(o, 'run'))
+    );
   }
 
   /** The notebook cells executed while a run was active, in order. */
-  async cells(runId: string): Promise<ICell[]> {
-    return asArray((await this.json(this.runPath(runId, '/cells'))).cells).map(toCell);
+  async cells(runId: string, signal?: AbortSignal): Promise<ICell[]> {
+    return this.call(
+      { method: 'get', route: '/api/runs/{run_id}/cells', path: { run_id: runId }, signal },
+      o => list(o, 'cells').map(toCell)
+    );
   }
 
   /**
    * Everything a run logged with the cell it came from; null when the server does not offer
    * the route (then only artifacts can be tied to cells, through their listing).
    */
-  async loggedItems(runId: string): Promise<ILoggedItem[] | null> {
+  async loggedItems(runId: string, signal?: AbortSignal): Promise<ILoggedItem[] | null> {
     try {
-      const o = await this.json(this.runPath(runId, '/items'));
-      return asArray(o.items).map(item => {
-        const i = asObject(item);
-        return {
-          kind: str(i.kind) as ILoggedItem['kind'],
-          key: str(i.key),
-          cell_id: optStr(i.cell_id),
-          value: optStr(i.value),
-          first_step: optNum(i.first_step),
-          last_step: optNum(i.last_step),
-          points: toNumber(i.points ?? 1)
-        };
-      });
+      return await this.call(
+        { method: 'get', route: '/api/runs/{run_id}/items', path: { run_id: runId }, signal },
+        o => list(o, 'items').map(toLoggedItem)
+      );
     } catch (error) {
       if (error instanceof MltrackApiError && error.isMissingRoute) {
         return null;
@@ -566,14 +426,11 @@ export class MltrackApi {
   }
 
   /** A run's ancestors, children and dataset inputs. */
-  async lineage(runId: string): Promise<ILineage> {
-    const o = await this.json(this.runPath(runId, '/lineage'));
-    return {
-      run: toSummary(o.run),
-      ancestors: asArray(o.ancestors).map(toSummary),
-      children: asArray(o.children).map(toSummary),
-      inputs: asArray(o.inputs).map(toInput)
-    };
+  async lineage(runId: string, signal?: AbortSignal): Promise<ILineage> {
+    return this.call(
+      { method: 'get', route: '/api/runs/{run_id}/lineage', path: { run_id: runId }, signal },
+      o => toLineage(o.fields)
+    );
   }
 
   // metrics ----------------------------------------------------------------------------------------
@@ -599,41 +456,77 @@ export class MltrackApi {
     }
     const answers = await Promise.all(
       chunks.map(ids =>
-        this.json(`${NATIVE}/metric-histories`, {
-          signal,
-          query: { run_id: ids, key: keys, points: Math.max(4, Math.round(points)), x }
-        })
+        this.call(
+          {
+            method: 'get',
+            route: '/api/metric-histories',
+            signal,
+            query: { run_id: ids, key: keys, points: Math.max(4, Math.round(points)), x }
+          },
+          o => list(o, 'series').map(toSeries)
+        )
       )
     );
-    return answers.flatMap(o => asArray(o.series).map(toSeries));
+    return answers.flat();
   }
 
   // artifacts --------------------------------------------------------------------------------------
 
   /** One folder of a run's artifacts ('' is the root). */
-  async artifacts(runId: string, path = ''): Promise<IArtifactEntry[]> {
-    const o = await this.json(this.runPath(runId, '/artifacts'), { query: { path } });
-    return asArray(o.files).map(toEntry);
+  async artifacts(runId: string, path = '', signal?: AbortSignal): Promise<IArtifactEntry[]> {
+    return this.call(
+      {
+        method: 'get',
+        route: '/api/runs/{run_id}/artifacts',
+        path: { run_id: runId },
+        query: { path },
+        signal
+      },
+      o => list(o, 'files').map(toEntry)
+    );
   }
 
   /** Every artifact file of a run (with the cell that logged each). */
-  async allArtifacts(runId: string): Promise<IArtifactEntry[]> {
-    const o = await this.json(this.runPath(runId, '/artifacts'), {
-      query: { path: '', recursive: 'true' }
-    });
-    return asArray(o.files).map(toEntry);
+  async allArtifacts(runId: string, signal?: AbortSignal): Promise<IArtifactEntry[]> {
+    return this.call(
+      {
+        method: 'get',
+        route: '/api/runs/{run_id}/artifacts',
+        path: { run_id: runId },
+        query: { path: '', recursive: 'true' },
+        signal
+      },
+      o => list(o, 'files').map(toEntry)
+    );
   }
 
   /** A bounded description of one artifact file for an inline view. */
-  async artifactPreview(runId: string, path: string): Promise<IArtifactPreview> {
-    return toPreview(
-      await this.json(this.runPath(runId, '/artifacts/preview'), { query: { path } })
+  async artifactPreview(
+    runId: string,
+    path: string,
+    signal?: AbortSignal
+  ): Promise<IArtifactPreview> {
+    return this.call(
+      {
+        method: 'get',
+        route: '/api/runs/{run_id}/artifacts/preview',
+        path: { run_id: runId },
+        query: { path },
+        signal
+      },
+      o => toPreview(o.fields)
     );
   }
 
   /** An artifact file's bytes. */
-  async artifactBlob(runId: string, path: string): Promise<Blob> {
-    const response = await this.send(this.runPath(runId, '/artifacts/file'), { query: { path } });
+  async artifactBlob(runId: string, path: string, signal?: AbortSignal): Promise<Blob> {
+    const response = await this.send({
+      method: 'get',
+      route: '/api/runs/{run_id}/artifacts/file',
+      path: { run_id: runId },
+      query: { path },
+      signal
+    });
     return response.blob();
   }
 
@@ -644,72 +537,75 @@ export class MltrackApi {
    * server holds the request until something changes.
    */
   async changes(cursor: string | null, wait: number, signal?: AbortSignal): Promise<IChanges> {
-    const o = await this.json(`${NATIVE}/changes`, {
-      signal,
-      query: { since: cursor, wait: cursor ? wait : undefined }
-    });
-    return {
-      cursor: str(o.cursor),
-      reset: o.reset === true,
-      experiments: asArray(o.experiments).map(toExperiment),
-      runs: asArray(o.runs).map(toSummary),
-      removed_runs: asArray(o.removed_runs).map(r => str(r)),
-      metrics: asArray(o.metrics).map(item => {
-        const m = asObject(item);
-        return {
-          run_id: str(m.run_id),
-          key: str(m.key),
-          value: toNumber(m.value),
-          step: toNumber(m.step),
-          timestamp: toNumber(m.timestamp)
-        };
-      })
-    };
+    return this.call(
+      {
+        method: 'get',
+        route: '/api/changes',
+        signal,
+        query: { since: cursor, wait: cursor ? wait : undefined }
+      },
+      o => toChanges(o.fields)
+    );
   }
 
-  // logged models and the registry (MLflow's REST API) ------------------------------------
+  // logged models and the registry -------------------------------------------------------------
 
   /** A logged model. */
-  async loggedModel(modelId: string): Promise<ILoggedModel> {
-    const o = await this.json(`${MLFLOW}/logged-models/${encodeURIComponent(modelId)}`);
-    return toLoggedModel(o.model);
+  async loggedModel(modelId: string, signal?: AbortSignal): Promise<ILoggedModel> {
+    return this.call(
+      {
+        method: 'get',
+        route: '/api/logged-models/{model_id}',
+        path: { model_id: modelId },
+        signal
+      },
+      o => toLoggedModel(required(o, 'logged_model'))
+    );
   }
 
   /** Registered models whose name matches `search` (a substring; all when empty). */
-  async registeredModels(search = ''): Promise<IRegisteredModel[]> {
-    const out: IRegisteredModel[] = [];
-    let token: string | null = null;
+  async registeredModels(search = '', signal?: AbortSignal): Promise<IRegisteredModel[]> {
     const filter = search.trim()
       ? `name ILIKE ${quoteValue('%' + search.trim() + '%')}`
       : undefined;
-    do {
-      const o: JsonObject = await this.json(`${MLFLOW}/registered-models/search`, {
-        query: { filter, max_results: 1000, page_token: token }
-      });
-      out.push(...asArray(o.registered_models).map(toRegisteredModel));
-      token = optStr(o.next_page_token);
-    } while (token);
-    return out;
+    return this.pages(token =>
+      this.call(
+        {
+          method: 'get',
+          route: '/api/registered-models',
+          query: { filter, max_results: 1000, page_token: token },
+          signal
+        },
+        o => [
+          list(o, 'registered_models').map(toRegisteredModel),
+          nullableText(o, 'next_page_token')
+        ]
+      )
+    );
   }
 
   /** One registered model. */
-  async registeredModel(name: string): Promise<IRegisteredModel> {
-    const o = await this.json(`${MLFLOW}/registered-models/get`, { query: { name } });
-    return toRegisteredModel(o.registered_model);
+  async registeredModel(name: string, signal?: AbortSignal): Promise<IRegisteredModel> {
+    return this.call(
+      { method: 'get', route: '/api/registered-models/{name}', path: { name }, signal },
+      o => toRegisteredModel(required(o, 'registered_model'))
+    );
   }
 
   /** Every version of a model, newest first. */
-  async modelVersions(name: string): Promise<IModelVersion[]> {
-    const out: IModelVersion[] = [];
-    let token: string | null = null;
-    do {
-      const o: JsonObject = await this.json(`${MLFLOW}/model-versions/search`, {
-        query: { filter: `name = ${quoteValue(name)}`, max_results: 1000, page_token: token }
-      });
-      out.push(...asArray(o.model_versions).map(toVersion));
-      token = optStr(o.next_page_token);
-    } while (token);
-    return out.sort((a, b) => Number(b.version) - Number(a.version));
+  async modelVersions(name: string, signal?: AbortSignal): Promise<IModelVersion[]> {
+    const versions = await this.pages(token =>
+      this.call(
+        {
+          method: 'get',
+          route: '/api/model-versions',
+          query: { filter: `name = ${quoteValue(name)}`, max_results: 1000, page_token: token },
+          signal
+        },
+        o => [list(o, 'model_versions').map(toVersion), nullableText(o, 'next_page_token')]
+      )
+    );
+    return versions.sort((a, b) => Number(b.version) - Number(a.version));
   }
 
   /**
@@ -724,36 +620,39 @@ export class MltrackApi {
     modelId: string | null
   ): Promise<IModelVersion> {
     try {
-      await this.json(`${MLFLOW}/registered-models/create`, { method: 'POST', body: { name } });
+      await this.act({ method: 'post', route: '/api/registered-models', body: { name } });
     } catch (error) {
       if (!(error instanceof MltrackApiError && error.code === 'RESOURCE_ALREADY_EXISTS')) {
         throw error;
       }
     }
-    const body: JsonObject = { name, source };
-    if (runId) {
-      body.run_id = runId;
-    }
-    if (modelId) {
-      body.model_id = modelId;
-    }
-    const o = await this.json(`${MLFLOW}/model-versions/create`, { method: 'POST', body });
-    return toVersion(o.model_version);
+    return this.call(
+      {
+        method: 'post',
+        route: '/api/registered-models/{name}/versions',
+        path: { name },
+        body: { source, run_id: runId, model_id: modelId }
+      },
+      o => toVersion(required(o, 'model_version'))
+    );
   }
 
   /** Point an alias at a version (moving it if another version held it). */
   async setAlias(name: string, alias: string, version: string): Promise<void> {
-    await this.json(`${MLFLOW}/registered-models/alias`, {
-      method: 'POST',
-      body: { name, alias, version }
+    await this.act({
+      method: 'put',
+      route: '/api/registered-models/{name}/aliases/{alias}',
+      path: { name, alias },
+      body: { version }
     });
   }
 
   /** Remove an alias. */
   async deleteAlias(name: string, alias: string): Promise<void> {
-    await this.json(`${MLFLOW}/registered-models/alias`, {
-      method: 'DELETE',
-      body: { name, alias }
+    await this.act({
+      method: 'delete',
+      route: '/api/registered-models/{name}/aliases/{alias}',
+      path: { name, alias }
     });
   }
 
@@ -764,11 +663,15 @@ export class MltrackApi {
     stage: string,
     archiveExisting: boolean
   ): Promise<IModelVersion> {
-    const o = await this.json(`${MLFLOW}/model-versions/transition-stage`, {
-      method: 'POST',
-      body: { name, version, stage, archive_existing_versions: archiveExisting }
-    });
-    return toVersion(o.model_version);
+    return this.call(
+      {
+        method: 'patch',
+        route: '/api/registered-models/{name}/versions/{version}/stage',
+        path: { name, version },
+        body: { stage, archive_existing_versions: archiveExisting }
+      },
+      o => toVersion(required(o, 'model_version'))
+    );
   }
 
   /** Change a version's description. */
@@ -777,29 +680,28 @@ export class MltrackApi {
     version: string,
     description: string
   ): Promise<IModelVersion> {
-    const o = await this.json(`${MLFLOW}/model-versions/update`, {
-      method: 'PATCH',
-      body: { name, version, description }
-    });
-    return toVersion(o.model_version);
+    return this.call(
+      {
+        method: 'patch',
+        route: '/api/registered-models/{name}/versions/{version}',
+        path: { name, version },
+        body: { description }
+      },
+      o => toVersion(required(o, 'model_version'))
+    );
   }
 
   /** Change a registered model's description. */
   async updateModelDescription(name: string, description: string): Promise<IRegisteredModel> {
-    const o = await this.json(`${MLFLOW}/registered-models/update`, {
-      method: 'PATCH',
-      body: { name, description }
-    });
-    return toRegisteredModel(o.registered_model);
-  }
-
-  /**
-   * The native path of a registered model (and what follows it). Names are percent-encoded
-   * one segment, "/" as %2F and "." as %2E so a "." or ".." name does not fold away.
-   */
-  private modelPath(name: string, rest = ''): string {
-    const segment = encodeURIComponent(name).replace(/\./g, '%2E');
-    return `${NATIVE}/registered-models/${segment}${rest}`;
+    return this.call(
+      {
+        method: 'patch',
+        route: '/api/registered-models/{name}',
+        path: { name },
+        body: { description }
+      },
+      o => toRegisteredModel(required(o, 'registered_model'))
+    );
   }
 
   /**
@@ -809,13 +711,20 @@ export class MltrackApi {
    */
   async registryHistory(
     name: string,
-    options: { version?: string; kinds?: string[] } = {}
+    options: { version?: string; kinds?: string[] } = {},
+    signal?: AbortSignal
   ): Promise<IRegistryEvent[] | null> {
-    let o: JsonObject;
     try {
-      o = await this.json(this.modelPath(name, '/history'), {
-        query: { version: options.version, kind: options.kinds }
-      });
+      return await this.call(
+        {
+          method: 'get',
+          route: '/api/registered-models/{name}/history',
+          path: { name },
+          query: { version: options.version, kind: options.kinds },
+          signal
+        },
+        o => list(o, 'events').map(toRegistryEvent)
+      );
     } catch (error) {
       if (error instanceof MltrackApiError) {
         if (error.isMissingRoute) {
@@ -827,18 +736,6 @@ export class MltrackApi {
       }
       throw error;
     }
-    return asArray(o.events).map(item => {
-      const e = asObject(item);
-      return {
-        seq: toNumber(e.seq),
-        time: toNumber(e.time),
-        user_id: optStr(e.user_id),
-        name: str(e.name),
-        version: e.version === null || e.version === undefined ? null : String(e.version),
-        kind: str(e.kind),
-        detail: asObject(e.detail)
-      };
-    });
   }
 
   /**
@@ -850,10 +747,14 @@ export class MltrackApi {
     version: string,
     review: IModelReview
   ): Promise<IModelVersion> {
-    const o = await this.json(
-      this.modelPath(name, `/versions/${encodeURIComponent(version)}/reviews`),
-      { method: 'POST', body: { comment: review.comment, approval: review.approval } }
+    return this.call(
+      {
+        method: 'post',
+        route: '/api/registered-models/{name}/versions/{version}/reviews',
+        path: { name, version },
+        body: { comment: review.comment, approval: review.approval }
+      },
+      o => toVersion(required(o, 'model_version'))
     );
-    return toVersion(o.model_version);
   }
 }

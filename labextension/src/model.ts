@@ -7,7 +7,7 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { MltrackApi, MltrackApiError, quoteKey } from './api';
+import { MltrackApi, MltrackApiError, messageOf, quoteKey } from './api';
 import { ChangeFeed } from './feed';
 import { IChanges, IExperiment, IMltrackSettings, IRunColumns, IRunRow, ViewType } from './tokens';
 
@@ -19,9 +19,6 @@ export interface IColumn {
   kind: ColumnKind;
   key: string;
 }
-
-/** The fixed columns, which are always shown. */
-export type FixedColumn = 'name' | 'status' | 'start' | 'duration';
 
 /** What the table is sorted by: a fixed column or `metrics.k`/`params.k`/`tags.k`. */
 export interface ISort {
@@ -479,21 +476,23 @@ export class RunsModel implements IDisposable {
     }
     const out: IDisplayRow[] = [];
     const seen = new Set<string>();
-    const visit = (run: IRunRow, depth: number) => {
+    // the runs under a collapsed parent are visited too (hidden), so that they do not pass
+    // for runs that only a cycle reaches and come back at the top level
+    const visit = (run: IRunRow, depth: number, hidden: boolean) => {
       if (seen.has(run.run_id)) {
         return; // a cycle of parent ids must not loop
       }
       seen.add(run.run_id);
       const kids = children.get(run.run_id) ?? [];
       const collapsed = this._collapsed.has(run.run_id);
-      out.push({ run, depth, hasChildren: kids.length > 0, collapsed });
-      if (!collapsed) {
-        kids.forEach(kid => visit(kid, depth + 1));
+      if (!hidden) {
+        out.push({ run, depth, hasChildren: kids.length > 0, collapsed });
       }
+      kids.forEach(kid => visit(kid, depth + 1, hidden || collapsed));
     };
-    roots.forEach(run => visit(run, 0));
+    roots.forEach(run => visit(run, 0, false));
     // runs only reachable through a cycle still get a row
-    rows.filter(r => !seen.has(r.run_id)).forEach(r => visit(r, 0));
+    rows.filter(r => !seen.has(r.run_id)).forEach(r => visit(r, 0, false));
     this._display = out;
     return out;
   }
@@ -671,12 +670,4 @@ export class RunsModel implements IDisposable {
   private _reloadTimer = 0;
   private _generation = 0;
   private _columnsTimer = 0;
-}
-
-/** A readable message for any error. */
-export function messageOf(error: unknown): string {
-  if (error instanceof Error) {
-    return error.message;
-  }
-  return String(error);
 }

@@ -20,10 +20,10 @@ import {
 import { Panel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
-import { MltrackApi } from '../api';
+import { MltrackApi, messageOf } from '../api';
 import { formatBytes } from '../format';
 import { IArtifactEntry, IArtifactPreview } from '../tokens';
-import { ErrorMessage, Loading, Note, ToolButton } from './common';
+import { ErrorMessage, Loading, Note, ToolButton, useAsync } from './common';
 
 function baseName(path: string): string {
   const parts = path.split('/');
@@ -67,6 +67,19 @@ export async function downloadArtifact(
   window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** One folder's entries, folders first, each group by path. */
+async function listFolder(
+  api: MltrackApi,
+  runId: string,
+  path: string,
+  signal: AbortSignal
+): Promise<IArtifactEntry[]> {
+  const entries = await api.artifacts(runId, path, signal);
+  return entries.sort(
+    (a, b) => Number(b.is_dir) - Number(a.is_dir) || a.path.localeCompare(b.path)
+  );
+}
+
 /** The artifact browser of one run. */
 export function ArtifactBrowser(props: {
   api: MltrackApi;
@@ -76,106 +89,58 @@ export function ArtifactBrowser(props: {
   onJumpToCell?: (cellId: string) => void;
 }): JSX.Element {
   const { api, runId } = props;
-  const [folders, setFolders] = React.useState<Map<string, IArtifactEntry[]>>(new Map());
-  const [open, setOpen] = React.useState<Set<string>>(new Set(['']));
+  const [open, setOpen] = React.useState<Set<string>>(new Set());
   const [selected, setSelected] = React.useState<IArtifactEntry | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
+  const root = useAsync(signal => listFolder(api, runId, '', signal), [api, runId], {
+    reset: true
+  });
 
-  const load = React.useCallback(
-    async (path: string) => {
-      try {
-        const entries = await api.artifacts(runId, path);
-        entries.sort((a, b) => Number(b.is_dir) - Number(a.is_dir) || a.path.localeCompare(b.path));
-        setFolders(prev => new Map(prev).set(path, entries));
-        return entries;
-      } catch (e) {
-        setError(e instanceof Error ? e.message : String(e));
-        return [];
-      }
-    },
-    [api, runId]
-  );
-
+  // show something at once: the first file at the top level
   React.useEffect(() => {
-    setFolders(new Map());
-    setSelected(null);
-    void load('').then(entries => {
-      // show something at once: the first file at the top level
-      const file = entries.find(e => !e.is_dir);
-      if (file) {
-        setSelected(file);
-      }
-    });
-  }, [load]);
+    const file = root.value?.find(e => !e.is_dir);
+    if (file) {
+      setSelected(current => current ?? file);
+    }
+  }, [root.value]);
 
-  const toggle = (entry: IArtifactEntry) => {
-    if (!entry.is_dir) {
-      setSelected(entry);
-      return;
-    }
-    const next = new Set(open);
-    if (next.has(entry.path)) {
-      next.delete(entry.path);
-    } else {
-      next.add(entry.path);
-      if (!folders.has(entry.path)) {
-        void load(entry.path);
+  const tree: ITree = {
+    api,
+    runId,
+    open,
+    selected: selected?.path ?? null,
+    onToggle: entry => {
+      if (!entry.is_dir) {
+        setSelected(entry);
+        return;
       }
+      const next = new Set(open);
+      if (next.has(entry.path)) {
+        next.delete(entry.path);
+      } else {
+        next.add(entry.path);
+      }
+      setOpen(next);
     }
-    setOpen(next);
   };
 
-  const renderFolder = (path: string, depth: number): React.ReactNode => {
-    const entries = folders.get(path);
-    if (!entries) {
-      return (
-        <div style={{ paddingLeft: 8 + depth * 14 }} className="jp-mltrack-Note">
-          …
-        </div>
-      );
-    }
-    return entries.map(entry => {
-      const Icon = iconOf(entry).react;
-      const Caret = open.has(entry.path) ? caretDownIcon.react : caretRightIcon.react;
-      return (
-        <React.Fragment key={entry.path}>
-          <div
-            className={
-              'jp-mltrack-ArtifactTree-item' +
-              (selected?.path === entry.path ? ' jp-mod-selected' : '')
-            }
-            style={{ paddingLeft: 4 + depth * 14 }}
-            data-path={entry.path}
-            title={entry.path}
-            onClick={() => toggle(entry)}
-          >
-            {entry.is_dir ? (
-              <Caret tag="span" />
-            ) : (
-              <span className="jp-mltrack-RunTable-caret-space" />
-            )}
-            <Icon tag="span" className="jp-mltrack-ArtifactTree-icon" />
-            <span className="jp-mltrack-ArtifactTree-name">{baseName(entry.path)}</span>
-            {!entry.is_dir && (
-              <span className="jp-mltrack-ArtifactTree-size">{formatBytes(entry.file_size)}</span>
-            )}
-          </div>
-          {entry.is_dir && open.has(entry.path) && renderFolder(entry.path, depth + 1)}
-        </React.Fragment>
-      );
-    });
-  };
-
-  const root = folders.get('');
   return (
     <div className="jp-mltrack-ArtifactBrowser">
       <div className="jp-mltrack-ArtifactTree" role="tree">
-        <ErrorMessage message={error} />
-        {root && root.length === 0 ? <Note>This run has no artifacts.</Note> : renderFolder('', 0)}
+        <ErrorMessage message={root.error} />
+        {root.value ? (
+          root.value.length === 0 ? (
+            <Note>This run has no artifacts.</Note>
+          ) : (
+            <Entries tree={tree} entries={root.value} depth={0} />
+          )
+        ) : (
+          !root.error && <Pending depth={0} />
+        )}
       </div>
       <div className="jp-mltrack-ArtifactPreview">
         {selected ? (
           <ArtifactPreview
+            key={selected.path}
             api={api}
             runId={runId}
             entry={selected}
@@ -191,6 +156,95 @@ export function ArtifactBrowser(props: {
   );
 }
 
+/** What every level of the folder tree shares. */
+interface ITree {
+  api: MltrackApi;
+  runId: string;
+  /** The open folders, by path. */
+  open: Set<string>;
+  /** The chosen file's path. */
+  selected: string | null;
+  onToggle: (entry: IArtifactEntry) => void;
+}
+
+/** A folder still loading. */
+function Pending(props: { depth: number }): JSX.Element {
+  return (
+    <div style={{ paddingLeft: 8 + props.depth * 14 }} className="jp-mltrack-Note">
+      …
+    </div>
+  );
+}
+
+/** An open folder below the root: loaded when opened. */
+function Folder(props: { tree: ITree; path: string; depth: number }): JSX.Element {
+  const { api, runId } = props.tree;
+  const { value, error } = useAsync(
+    signal => listFolder(api, runId, props.path, signal),
+    [api, runId, props.path]
+  );
+  if (!value) {
+    return error ? <ErrorMessage message={error} /> : <Pending depth={props.depth} />;
+  }
+  return <Entries tree={props.tree} entries={value} depth={props.depth} />;
+}
+
+/** The rows of one folder, with the open subfolders under theirs. */
+function Entries(props: { tree: ITree; entries: IArtifactEntry[]; depth: number }): JSX.Element {
+  const { tree, depth } = props;
+  return (
+    <>
+      {props.entries.map(entry => {
+        const Icon = iconOf(entry).react;
+        const isOpen = tree.open.has(entry.path);
+        const Caret = isOpen ? caretDownIcon.react : caretRightIcon.react;
+        return (
+          <React.Fragment key={entry.path}>
+            <div
+              className={
+                'jp-mltrack-ArtifactTree-item' +
+                (tree.selected === entry.path ? ' jp-mod-selected' : '')
+              }
+              style={{ paddingLeft: 4 + depth * 14 }}
+              data-path={entry.path}
+              title={entry.path}
+              onClick={() => tree.onToggle(entry)}
+            >
+              {entry.is_dir ? (
+                <Caret tag="span" />
+              ) : (
+                <span className="jp-mltrack-RunTable-caret-space" />
+              )}
+              <Icon tag="span" className="jp-mltrack-ArtifactTree-icon" />
+              <span className="jp-mltrack-ArtifactTree-name">{baseName(entry.path)}</span>
+              {!entry.is_dir && (
+                <span className="jp-mltrack-ArtifactTree-size">{formatBytes(entry.file_size)}</span>
+              )}
+            </div>
+            {entry.is_dir && isOpen && <Folder tree={tree} path={entry.path} depth={depth + 1} />}
+          </React.Fragment>
+        );
+      })}
+    </>
+  );
+}
+
+/** What a preview shows: the server's description of the file, or a notebook's JSON. */
+type Shown = { preview: IArtifactPreview } | { notebook: INotebookJson };
+
+async function loadShown(
+  api: MltrackApi,
+  runId: string,
+  path: string,
+  signal: AbortSignal
+): Promise<Shown> {
+  if (path.toLowerCase().endsWith('.ipynb')) {
+    const blob = await api.artifactBlob(runId, path, signal);
+    return { notebook: JSON.parse(await blob.text()) as INotebookJson };
+  }
+  return { preview: await api.artifactPreview(runId, path, signal) };
+}
+
 function ArtifactPreview(props: {
   api: MltrackApi;
   runId: string;
@@ -200,32 +254,25 @@ function ArtifactPreview(props: {
   onJumpToCell?: (cellId: string) => void;
 }): JSX.Element {
   const { api, runId, entry } = props;
-  const [preview, setPreview] = React.useState<IArtifactPreview | null>(null);
-  const [notebook, setNotebook] = React.useState<INotebookJson | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  const isNotebook = entry.path.toLowerCase().endsWith('.ipynb');
-
-  React.useEffect(() => {
-    let live = true;
-    setPreview(null);
-    setNotebook(null);
-    setError(null);
-    const done = (e: unknown) => live && setError(e instanceof Error ? e.message : String(e));
-    if (isNotebook) {
-      api
-        .artifactBlob(runId, entry.path)
-        .then(blob => blob.text())
-        .then(text => live && setNotebook(JSON.parse(text) as INotebookJson))
-        .catch(done);
-    } else {
-      api.artifactPreview(runId, entry.path).then(p => live && setPreview(p), done);
-    }
-    return () => {
-      live = false;
-    };
-  }, [api, runId, entry.path]);
+  const { value: shown, error: loadError } = useAsync(
+    signal => loadShown(api, runId, entry.path, signal),
+    [api, runId, entry.path],
+    { reset: true }
+  );
+  const [downloadError, setDownloadError] = React.useState<string | null>(null);
+  const error = loadError ?? downloadError;
 
   const cell = entry.cell_id && props.cellLabel ? props.cellLabel(entry.cell_id) : null;
+  let body: React.ReactNode = !error && <Loading />;
+  if (shown && 'notebook' in shown) {
+    body = props.rendermime ? (
+      <NotebookPreview notebook={shown.notebook} rendermime={props.rendermime} />
+    ) : (
+      <pre className="jp-mltrack-Preview-text">{JSON.stringify(shown.notebook, null, 1)}</pre>
+    );
+  } else if (shown) {
+    body = <PreviewBody preview={shown.preview} rendermime={props.rendermime} />;
+  }
   return (
     <div className="jp-mltrack-Preview" data-path={entry.path}>
       <div className="jp-mltrack-Preview-header">
@@ -246,26 +293,12 @@ function ArtifactPreview(props: {
           label="Download"
           title="Download this file"
           onClick={() =>
-            void downloadArtifact(api, runId, entry.path).catch(e => setError(String(e)))
+            void downloadArtifact(api, runId, entry.path).catch(e => setDownloadError(messageOf(e)))
           }
         />
       </div>
       <ErrorMessage message={error} />
-      {isNotebook ? (
-        notebook ? (
-          props.rendermime ? (
-            <NotebookPreview notebook={notebook} rendermime={props.rendermime} />
-          ) : (
-            <pre className="jp-mltrack-Preview-text">{JSON.stringify(notebook, null, 1)}</pre>
-          )
-        ) : (
-          !error && <Loading />
-        )
-      ) : preview ? (
-        <PreviewBody preview={preview} rendermime={props.rendermime} />
-      ) : (
-        !error && <Loading />
-      )}
+      {body}
     </div>
   );
 }

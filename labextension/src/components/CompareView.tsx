@@ -11,10 +11,9 @@ import * as React from 'react';
 import { MltrackApi, quoteValue } from '../api';
 import { COLORWAY, PlotData } from '../charts';
 import { formatNumber } from '../format';
-import { messageOf } from '../model';
 import { IMetricSeries, IMltrackSettings, IRunActions, IRunRow } from '../tokens';
 import { Chart } from './Chart';
-import { ErrorMessage, Loading, Note, Tabs } from './common';
+import { ErrorMessage, Loading, Note, Tabs, useAsync } from './common';
 import { ChartControls, IChartOptions, metricLayout, seriesTraces } from './MetricCharts';
 
 /** The most keys of one kind the runs table route takes in one request. */
@@ -26,8 +25,12 @@ interface ICompareData {
   metrics: string[];
 }
 
-async function loadCompare(api: MltrackApi, runIds: string[]): Promise<ICompareData> {
-  const experiments = await api.experiments('ALL');
+async function loadCompare(
+  api: MltrackApi,
+  runIds: string[],
+  signal: AbortSignal
+): Promise<ICompareData> {
+  const experiments = await api.experiments('ALL', signal);
   const filter = `attributes.run_id IN (${runIds.map(quoteValue).join(', ')})`;
   const base = {
     experimentIds: experiments.map(e => e.experiment_id),
@@ -35,18 +38,21 @@ async function loadCompare(api: MltrackApi, runIds: string[]): Promise<ICompareD
     viewType: 'ALL' as const,
     maxResults: Math.max(runIds.length, 1)
   };
-  const summaries = await api.runs(base);
+  const summaries = await api.runs(base, signal);
   const involved = [...new Set(summaries.runs.map(r => r.experiment_id))];
   if (!involved.length) {
     return { runs: [], params: [], metrics: [] };
   }
-  const columns = await api.runColumns(involved);
-  const page = await api.runs({
-    ...base,
-    experimentIds: involved,
-    metrics: columns.metrics.slice(0, MAX_KEYS),
-    params: columns.params.slice(0, MAX_KEYS)
-  });
+  const columns = await api.runColumns(involved, signal);
+  const page = await api.runs(
+    {
+      ...base,
+      experimentIds: involved,
+      metrics: columns.metrics.slice(0, MAX_KEYS),
+      params: columns.params.slice(0, MAX_KEYS)
+    },
+    signal
+  );
   // keep the order the runs were chosen in
   const byId = new Map(page.runs.map(r => [r.run_id, r]));
   const runs = runIds.map(id => byId.get(id)).filter((r): r is IRunRow => r !== undefined);
@@ -87,20 +93,11 @@ export function CompareView(props: {
   actions: IRunActions;
 }): JSX.Element {
   const { api, runIds } = props;
-  const [data, setData] = React.useState<ICompareData | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
+  const { value: data, error } = useAsync(
+    signal => loadCompare(api, runIds, signal),
+    [api, runIds.join(',')]
+  );
   const [tab, setTab] = React.useState('table');
-
-  React.useEffect(() => {
-    let live = true;
-    loadCompare(api, runIds).then(
-      d => live && setData(d),
-      e => live && setError(messageOf(e))
-    );
-    return () => {
-      live = false;
-    };
-  }, [api, runIds.join(',')]);
 
   if (!data) {
     return (
@@ -231,8 +228,6 @@ function Curves(props: {
     smoothing: 0,
     logY: false
   });
-  const [series, setSeries] = React.useState<IMetricSeries[] | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
   const ids = data.runs.map(r => r.run_id);
   // fewer points per curve the more curves there are: the chart stays light
   const points = Math.max(
@@ -243,38 +238,35 @@ function Curves(props: {
     )
   );
 
-  // start with the metric that has the longest history (a curve, not a single value)
+  // start with the metric that has the longest history (a curve, not a single value); if that
+  // cannot be found out, the first metric stays chosen
+  const { value: longest } = useAsync(
+    async signal => {
+      if (data.metrics.length < 2 || !ids.length) {
+        return null;
+      }
+      const keys = data.metrics.slice(0, 100);
+      const found = await api.metricHistories([ids[0]], keys, 4, 'step', signal);
+      const best = [...found].sort((a, b) => b.total_points - a.total_points)[0];
+      return best && best.total_points > 1 ? best.key : null;
+    },
+    [api, ids[0]]
+  );
   React.useEffect(() => {
-    if (data.metrics.length < 2 || !ids.length) {
-      return;
+    if (longest) {
+      setKey(longest);
     }
-    const keys = data.metrics.slice(0, 100);
-    api.metricHistories([ids[0]], keys, 4).then(
-      found => {
-        const longest = [...found].sort((a, b) => b.total_points - a.total_points)[0];
-        if (longest && longest.total_points > 1) {
-          setKey(longest.key);
-        }
-      },
-      () => undefined // the first metric stays chosen
-    );
-  }, [api, ids[0]]);
+  }, [longest]);
 
-  React.useEffect(() => {
-    if (!key) {
-      return;
-    }
-    const abort = new AbortController();
-    setSeries(null);
-    api.metricHistories(ids, [key], points, options.x, abort.signal).then(
-      found => {
-        setSeries(found);
-        setError(null);
-      },
-      e => !abort.signal.aborted && setError(messageOf(e))
-    );
-    return () => abort.abort();
-  }, [key, options.x, points, ids.join(',')]);
+  // another metric or axis is another question: its curves replace the old ones, not join them
+  const { value: series, error } = useAsync(
+    signal =>
+      key
+        ? api.metricHistories(ids, [key], points, options.x, signal)
+        : Promise.resolve<IMetricSeries[]>([]),
+    [api, key, options.x, points, ids.join(',')],
+    { reset: true }
+  );
 
   const traces = React.useMemo(() => {
     if (!series) {

@@ -12,7 +12,7 @@ import { ChangeFeed } from '../feed';
 import { formatNumber } from '../format';
 import { IChanges, IMetricSeries, XAxis } from '../tokens';
 import { Chart } from './Chart';
-import { ErrorMessage, Loading, Note } from './common';
+import { ErrorMessage, Loading, Note, useAsync } from './common';
 
 /** The chart options a user sets. */
 export interface IChartOptions {
@@ -160,26 +160,16 @@ export function MetricCharts(props: {
     logY: false
   });
   const [query, setQuery] = React.useState('');
-  const [series, setSeries] = React.useState<IMetricSeries[] | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  const [generation, setGeneration] = React.useState(0);
   const keysKey = props.keys.join('\u0000');
-
-  React.useEffect(() => {
-    const abort = new AbortController();
-    api.metricHistories([runId], props.keys, points, options.x, abort.signal).then(
-      found => {
-        setSeries(found);
-        setError(null);
-      },
-      e => {
-        if (!abort.signal.aborted) {
-          setError(e instanceof Error ? e.message : String(e));
-        }
-      }
-    );
-    return () => abort.abort();
-  }, [runId, keysKey, points, options.x, generation]);
+  // the charts shown stay until the new histories arrive (no flash on a new axis or point)
+  const {
+    value: series,
+    error,
+    reload
+  } = useAsync(
+    signal => api.metricHistories([runId], props.keys, points, options.x, signal),
+    [api, runId, keysKey, points, options.x]
+  );
 
   // new points of this run: fetch the histories again (the feed paces how often)
   React.useEffect(() => {
@@ -188,14 +178,14 @@ export function MetricCharts(props: {
     }
     const slot = (_: ChangeFeed, changes: IChanges) => {
       if (changes.metrics.some(m => m.run_id === runId)) {
-        setGeneration(g => g + 1);
+        reload();
       }
     };
     feed.changed.connect(slot);
     return () => {
       feed.changed.disconnect(slot);
     };
-  }, [feed, runId, props.live]);
+  }, [feed, runId, props.live, reload]);
 
   if (!props.keys.length) {
     return <Note>This run has logged no metrics.</Note>;

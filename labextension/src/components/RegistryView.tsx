@@ -9,9 +9,8 @@ import { Notification } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { MltrackApi } from '../api';
+import { MltrackApi, messageOf } from '../api';
 import { formatTime } from '../format';
-import { messageOf } from '../model';
 import {
   ILineage,
   IModelVersion,
@@ -33,10 +32,12 @@ export function RegistryView(props: {
 }): JSX.Element {
   const { api } = props;
   const [search, setSearch] = React.useState('');
-  const [models, error, loading, reload] = useAsync(
-    () => api.registeredModels(search),
-    [api, search]
-  );
+  const {
+    value: models,
+    error,
+    loading,
+    reload
+  } = useAsync(signal => api.registeredModels(search, signal), [api, search]);
   const name = props.name ?? models?.[0]?.name ?? null;
   return (
     <div className="jp-mltrack-Registry">
@@ -104,16 +105,22 @@ function ModelDetail(props: {
   onChanged: () => void;
 }): JSX.Element {
   const { api, name } = props;
-  const [generation, setGeneration] = React.useState(0);
-  const [state, error] = useAsync(async () => {
-    const [model, versions] = await Promise.all([
-      api.registeredModel(name),
-      api.modelVersions(name)
-    ]);
-    return { model, versions };
-  }, [api, name, generation]);
+  const {
+    value: state,
+    error,
+    reload
+  } = useAsync(
+    async signal => {
+      const [model, versions] = await Promise.all([
+        api.registeredModel(name, signal),
+        api.modelVersions(name, signal)
+      ]);
+      return { model, versions };
+    },
+    [api, name]
+  );
   const changed = () => {
-    setGeneration(g => g + 1);
+    reload();
     props.onChanged();
   };
   if (!state) {
@@ -265,8 +272,8 @@ function VersionDetail(props: {
   const [stage, setStage] = React.useState(version.current_stage);
   const [archive, setArchive] = React.useState(false);
   const [error, setError] = React.useState<string | null>(null);
-  const [lineage] = useAsync<ILineage | null>(
-    () => (version.run_id ? api.lineage(version.run_id) : Promise.resolve(null)),
+  const { value: lineage } = useAsync<ILineage | null>(
+    signal => (version.run_id ? api.lineage(version.run_id, signal) : Promise.resolve(null)),
     [api, version.run_id]
   );
 
@@ -489,8 +496,13 @@ const KIND_LABELS: Record<string, string> = {
 /** A version's review trail, newest first, and a form to comment and approve or reject. */
 function ReviewTrail(props: { api: MltrackApi; version: IModelVersion }): JSX.Element {
   const { api, version } = props;
-  const [events, error, loading, reload] = useAsync(
-    () => api.registryHistory(version.name, { version: version.version }),
+  const {
+    value: events,
+    error,
+    loading,
+    reload
+  } = useAsync(
+    signal => api.registryHistory(version.name, { version: version.version }, signal),
     [api, version.name, version.version]
   );
   const [comment, setComment] = React.useState('');

@@ -9,10 +9,9 @@ import { editIcon, refreshIcon, tagIcon, notebookIcon } from '@jupyterlab/ui-com
 import * as React from 'react';
 
 import { registerModel, renameRun, tagRuns } from '../actions';
-import { MltrackApi } from '../api';
+import { MltrackApi, messageOf } from '../api';
 import { ChangeFeed } from '../feed';
 import { formatDuration, formatNumber, formatTime, runDuration, shortId } from '../format';
-import { messageOf } from '../model';
 import {
   IArtifactEntry,
   ICell,
@@ -33,7 +32,8 @@ import {
   StatusBadge,
   Tabs,
   ToolButton,
-  splitTags
+  splitTags,
+  useAsync
 } from './common';
 import { MetricCharts } from './MetricCharts';
 
@@ -45,13 +45,14 @@ interface IRunData {
   artifacts: IArtifactEntry[];
 }
 
-async function loadRun(api: MltrackApi, runId: string): Promise<IRunData> {
+async function loadRun(api: MltrackApi, runId: string, signal: AbortSignal): Promise<IRunData> {
+  // only the run itself is needed; the rest shows as empty when it cannot be loaded
   const [run, lineage, cells, items, artifacts] = await Promise.all([
-    api.run(runId),
-    api.lineage(runId).catch(() => null),
-    api.cells(runId).catch(() => [] as ICell[]),
-    api.loggedItems(runId).catch(() => null),
-    api.allArtifacts(runId).catch(() => [] as IArtifactEntry[])
+    api.run(runId, signal),
+    api.lineage(runId, signal).catch(() => null),
+    api.cells(runId, signal).catch(() => [] as ICell[]),
+    api.loggedItems(runId, signal).catch(() => null),
+    api.allArtifacts(runId, signal).catch(() => [] as IArtifactEntry[])
   ]);
   return { run, lineage, cells, items, artifacts };
 }
@@ -67,29 +68,20 @@ export function RunView(props: {
   onTitle?: (title: string) => void;
 }): JSX.Element {
   const { api, feed, runId, actions } = props;
-  const [data, setData] = React.useState<IRunData | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
+  const {
+    value: data,
+    error,
+    reload
+  } = useAsync(signal => loadRun(api, runId, signal), [api, runId]);
   const [tab, setTab] = React.useState('overview');
-  const [generation, setGeneration] = React.useState(0);
   const [now, setNow] = React.useState(Date.now());
-  const reload = () => setGeneration(g => g + 1);
 
+  const title = data ? data.run.info.run_name || shortId(runId) : null;
   React.useEffect(() => {
-    let live = true;
-    loadRun(api, runId).then(
-      d => {
-        if (live) {
-          setData(d);
-          setError(null);
-          props.onTitle?.(d.run.info.run_name || shortId(runId));
-        }
-      },
-      e => live && setError(messageOf(e))
-    );
-    return () => {
-      live = false;
-    };
-  }, [api, runId, generation]);
+    if (title !== null) {
+      props.onTitle?.(title);
+    }
+  }, [title]);
 
   // follow the run while it changes (status, new metrics, new cells)
   React.useEffect(() => {
@@ -105,7 +97,7 @@ export function RunView(props: {
     return () => {
       feed.changed.disconnect(slot);
     };
-  }, [feed, runId]);
+  }, [feed, runId, reload]);
 
   const running = data?.run.info.status === 'RUNNING';
   React.useEffect(() => {
@@ -513,18 +505,21 @@ function loggedModelEntries(run: IRun): IModelEntry[] {
 function DataAndModels(props: { api: MltrackApi; run: IRun; actions: IRunActions }): JSX.Element {
   const { api, run, actions } = props;
   const entries = loggedModelEntries(run);
-  const [details, setDetails] = React.useState<Record<string, ILoggedModel>>({});
-  React.useEffect(() => {
-    for (const entry of entries) {
-      if (entry.modelId) {
-        const id = entry.modelId;
-        api.loggedModel(id).then(
-          m => setDetails(d => ({ ...d, [id]: m })),
-          () => undefined // an older server without logged-model routes: the id is enough
-        );
-      }
+  const ids = entries.map(e => e.modelId).filter((id): id is string => id !== null);
+  const { value: found } = useAsync(
+    signal =>
+      Promise.all(
+        // a model that cannot be loaded is shown by its id alone
+        ids.map(id => api.loggedModel(id, signal).catch(() => null))
+      ),
+    [api, ids.join('\u0000')]
+  );
+  const details: Record<string, ILoggedModel> = {};
+  for (const model of found ?? []) {
+    if (model) {
+      details[model.model_id] = model;
     }
-  }, [api, run.info.run_id]);
+  }
 
   const register = async (entry: IModelEntry) => {
     const name = (entry.modelId && details[entry.modelId]?.name) || entry.label;

@@ -7,6 +7,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
+import { messageOf } from '../api';
 import { isSystemTag } from '../format';
 
 /** Re-render the component whenever `signal` fires. */
@@ -21,42 +22,61 @@ export function useSignal<T>(signal: ISignal<T, unknown>): void {
   }, [signal]);
 }
 
-/** Run an async loader when `deps` change; returns [value, error, loading, reload]. */
+/** The state of an async load (see {@link useAsync}). */
+export interface IAsync<T> {
+  /** The last value loaded (kept while a reload runs, and after a failed one). */
+  value: T | null;
+  /** Why the last load failed; null once one succeeds. */
+  error: string | null;
+  loading: boolean;
+  /** Load again with the same arguments (the value shown stays until the new one arrives). */
+  reload: () => void;
+}
+
+/**
+ * The one way a view loads data: run `load` when `deps` change or {@link IAsync.reload} is
+ * called. A newer load aborts the older one (its `signal`, passed on to the API, cancels the
+ * request), and the answer of an aborted or unmounted load is dropped. With `reset`, new
+ * `deps` (another question) clear the value and error first, so the old answer is not shown
+ * under the new question; without it the old value stays until the new one arrives.
+ */
 export function useAsync<T>(
-  load: () => Promise<T>,
-  deps: React.DependencyList
-): [T | null, string | null, boolean, () => void] {
-  const [state, setState] = React.useState<{ value: T | null; error: string | null }>({
-    value: null,
-    error: null
-  });
-  const [loading, setLoading] = React.useState(true);
+  load: (signal: AbortSignal) => Promise<T>,
+  deps: React.DependencyList,
+  options: { reset?: boolean } = {}
+): IAsync<T> {
+  const [state, setState] = React.useState<{
+    value: T | null;
+    error: string | null;
+    loading: boolean;
+  }>({ value: null, error: null, loading: true });
   const [generation, setGeneration] = React.useState(0);
+  const loaded = React.useRef(generation);
   React.useEffect(() => {
-    let live = true;
-    setLoading(true);
-    load().then(
+    const isReload = loaded.current !== generation;
+    loaded.current = generation;
+    const abort = new AbortController();
+    setState(s =>
+      options.reset && !isReload
+        ? { value: null, error: null, loading: true }
+        : { ...s, loading: true }
+    );
+    load(abort.signal).then(
       value => {
-        if (live) {
-          setState({ value, error: null });
-          setLoading(false);
+        if (!abort.signal.aborted) {
+          setState({ value, error: null, loading: false });
         }
       },
       error => {
-        if (live) {
-          setState(s => ({
-            value: s.value,
-            error: error instanceof Error ? error.message : String(error)
-          }));
-          setLoading(false);
+        if (!abort.signal.aborted) {
+          setState(s => ({ value: s.value, error: messageOf(error), loading: false }));
         }
       }
     );
-    return () => {
-      live = false;
-    };
+    return () => abort.abort();
   }, [...deps, generation]);
-  return [state.value, state.error, loading, () => setGeneration(g => g + 1)];
+  const reload = React.useCallback(() => setGeneration(g => g + 1), []);
+  return { ...state, reload };
 }
 
 /** One tab of a {@link Tabs} bar. */
