@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
-from tornado import web
+from tornado import httputil, web
 
 from ..errors import ErrorCode, MltrackError
 from ..store.duckdb.store import DuckDBStore
@@ -105,35 +105,49 @@ class MltrackHandler(APIHandler):
         self.finish(dumps(data))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
+        """The JSON error body (tornado's hook, called by ``send_error``).
+
+        An :class:`MltrackError` leaves with its own code and the status mapped from it (tornado
+        calls ``send_error(500)`` for any exception that is not an ``HTTPError``, so the status
+        is set again here); a tornado ``HTTPError`` (401/403 from authentication, 404, 405…)
+        with a code for its status; anything else as a 500 INTERNAL_ERROR, its traceback in
+        the server's log (see :meth:`log_exception`), never in the answer.
+        """
+        exc_info = kwargs.get("exc_info")
+        exc = exc_info[1] if exc_info else None
         if isinstance(exc, MltrackError):
+            self.set_status(exc.http_status)
             body = exc.to_dict()
-        elif isinstance(exc, web.HTTPError):
-            code = {
-                401: ErrorCode.UNAUTHENTICATED,
-                403: ErrorCode.PERMISSION_DENIED,
-                404: ErrorCode.RESOURCE_DOES_NOT_EXIST,
-            }.get(
+        else:
+            code = _STATUS_CODES.get(
                 status_code,
                 ErrorCode.INVALID_PARAMETER_VALUE
                 if status_code < 500
                 else ErrorCode.INTERNAL_ERROR,
             )
-            body = {"error_code": code.value, "message": exc.log_message or self._reason}
-        else:
-            body = {"error_code": ErrorCode.INTERNAL_ERROR.value, "message": self._reason}
+            message = None
+            if isinstance(exc, web.HTTPError):
+                message = exc.log_message or exc.reason
+            body = {
+                "error_code": code.value,
+                "message": message or httputil.responses.get(status_code, "Unknown"),
+            }
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        # Expected errors are answers, not server faults: no traceback in the log for them.
+        """Log a failed request: expected errors are answers, not server faults, so an
+        :class:`MltrackError` gets one info line without a traceback; anything else is logged
+        by tornado (a warning for an ``HTTPError``, an error with its traceback otherwise)."""
         if isinstance(value, MltrackError):
             self.log.info("%s %s -> %s", self.request.method, self.request.path, value.message)
             return
         super().log_exception(typ, value, tb)
 
-    def _handle_request_exception(self, e: BaseException) -> None:
-        if isinstance(e, MltrackError) and not self._finished:
-            self.send_error(e.http_status, exc_info=(type(e), e, e.__traceback__))
-            return
-        super()._handle_request_exception(e)
+
+#: the error code of a tornado ``HTTPError`` by status (other 4xx: INVALID_PARAMETER_VALUE)
+_STATUS_CODES = {
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.PERMISSION_DENIED,
+    404: ErrorCode.RESOURCE_DOES_NOT_EXIST,
+}
