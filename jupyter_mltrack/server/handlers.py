@@ -255,7 +255,7 @@ class _OneRun(NativeHandler):
         self.send_json({"run": run.to_dict()})
 
 
-class RunHandler(_OneRun):
+class RunDetailHandler(_OneRun):
     @web.authenticated
     async def get(self, run_id: str) -> None:
         """A run's details: info, latest metrics, params, tags, dataset inputs."""

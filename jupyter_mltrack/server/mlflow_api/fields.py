@@ -97,12 +97,6 @@ class Fields:
             return int(value.strip())
         raise MltrackError(f"field {name!r} must be an integer, got {_type_name(value)}: {value!r}")
 
-    def required_integer(self, name: str) -> int:
-        value = self.integer(name)
-        if value is None:
-            raise MltrackError(f"missing value for required field {name!r}")
-        return value
-
     def number(self, name: str) -> float | None:
         """An optional double field; ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are accepted."""
         value = self._raw(name)

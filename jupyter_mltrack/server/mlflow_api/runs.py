@@ -27,14 +27,14 @@ STATUS_NUMBERS = {
 DEFAULT_MAX_RESULTS = 1000
 
 
-class RunHandler(MlflowHandler):
-    """Shared by routes that answer with whole runs."""
+class MlflowRunHandler(MlflowHandler):
+    """Base of the MLflow routes that answer with whole runs (their MLflow JSON message)."""
 
     def run_message(self, run: Run) -> dict[str, Any]:
         return serialise.run(run, self.artifact_root)
 
 
-class CreateRun(RunHandler):
+class CreateRun(MlflowRunHandler):
     @web.authenticated
     async def post(self) -> None:
         """Create a RUNNING run; the client sends its own system tags (user, source, parent)."""
@@ -65,7 +65,7 @@ class CreateRun(RunHandler):
         self.ok({"run": self.run_message(run)})
 
 
-class GetRun(RunHandler):
+class GetRun(MlflowRunHandler):
     @web.authenticated
     async def get(self) -> None:
         """One run with its latest metrics, params, tags, inputs and outputs."""
@@ -74,7 +74,7 @@ class GetRun(RunHandler):
         self.ok({"run": self.run_message(run)})
 
 
-class UpdateRun(RunHandler):
+class UpdateRun(MlflowRunHandler):
     @web.authenticated
     async def post(self) -> None:
         """Set a run's status, end time or name; answer its info."""
@@ -105,7 +105,7 @@ class RestoreRun(MlflowHandler):
         self.ok()
 
 
-class SearchRuns(RunHandler):
+class SearchRuns(MlflowRunHandler):
     @web.authenticated
     async def post(self) -> None:
         """Runs matching a filter (the store parses the grammar), ordered, one page."""

@@ -94,10 +94,6 @@ def search(
 
 
 _FRAME_SOURCES = (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))
-_LEADING = (
-    "run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time",
-    "parent_run_id",
-)  # fmt: skip
 
 
 def runs_frame(
