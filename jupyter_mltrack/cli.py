@@ -95,7 +95,7 @@ def run_command(args: argparse.Namespace) -> Any:
         return models_cli.run(args)
 
     client = MltrackClient(args.store)
-    store = client._session.store
+    store = client.store
     if args.command == "info":
         return store.info()
     if args.command == "experiments":

@@ -39,7 +39,7 @@ def test_info_experiments_runs_gc(tmp_path: Path) -> None:
     # release the database file so the CLI subprocesses can open it
     from jupyter_mltrack.tracking.session import get_session
 
-    get_session(store).store.close()  # type: ignore[attr-defined]
+    get_session(store).store.close()
 
     info = _cli(store, "info")
     assert info.returncode == 0, info.stderr

@@ -22,7 +22,13 @@ from tracking_fixtures import store  # noqa: F401 - fixture
 import jupyter_mltrack as mlt
 from jupyter_mltrack.errors import ErrorCode, InvalidFilterError, MltrackError
 from jupyter_mltrack.magics.testing import test_shell
-from jupyter_mltrack.store.batch import MetricRow, MetricSeriesRow, RunUpdateRow, WriteBatch
+from jupyter_mltrack.store.batch import (
+    MetricRow,
+    MetricSeriesRow,
+    ParamRow,
+    RunUpdateRow,
+    WriteBatch,
+)
 from jupyter_mltrack.tracking.client import MltrackClient
 from jupyter_mltrack.widgets import Compare, RunTable, show_compare, show_runs
 from jupyter_mltrack.widgets.downsample import downsample
@@ -53,7 +59,7 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grid]:
     """45 finished runs: numeric, categorical, constant and oddly named params; acc and loss."""
     client = MltrackClient(tmp_path_factory.mktemp("grid") / "store")
     exp = client.create_experiment("grid")
-    store = client._session.store
+    store = client.store
     batch = WriteBatch()
     ids = []
     for i in range(N_RUNS):
@@ -62,7 +68,7 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grid]:
         ids.append(run_id)
         params = {"lr": str(i / 10), "model": ("svm", "knn", "tree")[i % 3], "same": "1"}
         params["odd key"] = str(i % 2)
-        batch.params += [(run_id, k, v, None) for k, v in params.items()]
+        batch.params += [ParamRow(run_id, k, v, None) for k, v in params.items()]
         batch.metrics.append(MetricRow(run_id, "acc", i / 100, 0, 0, None))
         steps = np.arange(20)
         batch.metric_series.append(

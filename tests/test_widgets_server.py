@@ -30,7 +30,7 @@ def client(
     monkeypatch.delenv("MLTRACK_SERVER_URL", raising=False)
     monkeypatch.delenv("MLTRACK_SERVER_TOKEN", raising=False)
     found = MltrackClient(tracking_server.store_dir)
-    assert isinstance(found._session.store, RestStore)  # through the server, not the file
+    assert isinstance(found.session.store, RestStore)  # through the server, not the file
     return found
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..entities import Cell, RunStatus
-from ..errors import MltrackError
 from ..store.batch import RunUpdateRow
 from ..tracking import context, fluent, lineage
 from ..tracking.session import TrackingSession
@@ -34,7 +33,6 @@ log = logging.getLogger("jupyter_mltrack")
 
 OUT_OF_ORDER_TAG = "mltrack.cells.out_of_order"
 OUT_OF_ORDER_REASON_TAG = "mltrack.cells.out_of_order_reason"
-END_REASON_TAG = "mltrack.end_reason"
 
 
 @dataclass
@@ -47,7 +45,7 @@ class _Pending:
     execution_count: int | None
     start_ms: int
     t0: float
-    stack: list[Any]
+    stack: list[fluent.ActiveRun]
     session: TrackingSession | None
     session_runs: int
 
@@ -65,8 +63,9 @@ class RunTrack:
 
 
 def _fluent_session() -> TrackingSession | None:
-    client = fluent._client
-    return client._session if client is not None else None
+    """The fluent API's session, or None while nothing has used the fluent API (no store opened)."""
+    client = fluent.existing_client()
+    return client.session if client is not None else None
 
 
 class CellRecorder:
@@ -122,7 +121,7 @@ class CellRecorder:
             execution_count=count,
             start_ms=int(time.time() * 1000),
             t0=time.perf_counter(),
-            stack=list(fluent._run_stack),
+            stack=fluent.run_stack(),
             session=session,
             session_runs=len(session._runs) if session is not None else 0,
         )
@@ -159,7 +158,7 @@ class CellRecorder:
         session = _fluent_session()
         if session is None and not self.runs:
             return  # no run was ever started here: nothing to record, no store to open
-        stack_now = list(fluent._run_stack)
+        stack_now = fluent.run_stack()
         runs = self._runs_of_cell(pending, session, stack_now)
         if not runs:
             return
@@ -208,7 +207,7 @@ class CellRecorder:
                 self.finalize(run_id)
 
     def _runs_of_cell(
-        self, pending: _Pending, session: TrackingSession | None, stack_now: list[Any]
+        self, pending: _Pending, session: TrackingSession | None, stack_now: list[fluent.ActiveRun]
     ) -> list[str]:
         """The runs this cell belongs to, each tracked (first sight reads the store once)."""
         active = {r.info.run_id: r for r in itertools.chain(pending.stack, stack_now)}
@@ -258,9 +257,7 @@ class CellRecorder:
         return out
 
     def _status(self, run_id: str) -> str:
-        track = self.runs[run_id]
-        state = track.session._runs.get(run_id)
-        return state.status if state is not None else track.session.run_state(run_id).status
+        return self.runs[run_id].session.run_state(run_id).status  # read once, then cached
 
     # ending --------------------------------------------------------------------------------
     def finalize(self, run_id: str) -> list[str]:
@@ -285,21 +282,11 @@ class CellRecorder:
         Each run gets ``mltrack.end_reason``, its snapshot, and ``status``; what was buffered is
         flushed before this returns.
         """
-        ended: list[str] = []
-        while fluent._run_stack:
-            run_id = fluent._run_stack[-1].info.run_id
-            try:
-                fluent.set_tag(END_REASON_TAG, reason)
-                fluent.end_run(status)
-            except MltrackError as exc:  # e.g. deleted meanwhile: still end the others
-                log.warning("jupyter-mltrack: could not end run %s: %s", run_id, exc)
-                if fluent._run_stack and fluent._run_stack[-1].info.run_id == run_id:
-                    fluent._run_stack.pop()
-            ended.append(run_id)
+        ended = fluent.end_all_runs(status, reason)
         for run_id in list(self.runs):
             track = self.runs[run_id]
             if self._status(run_id) == RunStatus.RUNNING:
-                set_tags_any_state(track.session, run_id, {END_REASON_TAG: reason}, None)
+                set_tags_any_state(track.session, run_id, {fluent.END_REASON_TAG: reason}, None)
                 track.session.buffer.add_run_updates(
                     [RunUpdateRow(run_id, status, int(time.time() * 1000))]
                 )
@@ -313,11 +300,6 @@ class CellRecorder:
         return ended
 
     # reads ---------------------------------------------------------------------------------
-    def cells_of(self, run_id: str) -> list[Cell]:
-        """The cells recorded for a tracked run in this kernel (empty when not tracked)."""
-        track = self.runs.get(run_id)
-        return list(track.cells) if track is not None else []
-
     def out_of_order(self, run_id: str) -> str | None:
         """Why the run's cells are out of order, or None."""
         track = self.runs.get(run_id)

@@ -9,7 +9,6 @@ from typing import Any
 from ..entities import RunStatus
 from ..tracking import fluent
 from .apicall import api, experiment_id_for
-from .capture import END_REASON_TAG
 from .parsing import key_values
 
 ERROR_TYPE_TAG = "mltrack.error.type"
@@ -47,17 +46,16 @@ def run_cell_as_run(shell: Any, args: argparse.Namespace, cell: str) -> Any:
 
 def end_through(run_id: str, status: str, exc: BaseException | None) -> None:
     """End ``run_id`` with ``status``, ending first any run the cell left active above it."""
-    stack = fluent._run_stack
-    if not any(r.info.run_id == run_id for r in stack):
+    if not any(r.info.run_id == run_id for r in fluent.run_stack()):
         return  # the cell ended it itself
-    while stack:
+    while stack := fluent.run_stack():
         top = stack[-1].info.run_id
         if exc is not None:
             message = str(exc)[:4000] or type(exc).__name__
             fluent.client().set_tag(top, ERROR_TYPE_TAG, type(exc).__name__)
             fluent.client().set_tag(top, ERROR_MESSAGE_TAG, message)
             if isinstance(exc, KeyboardInterrupt):
-                fluent.client().set_tag(top, END_REASON_TAG, "interrupted")
+                fluent.client().set_tag(top, fluent.END_REASON_TAG, "interrupted")
         fluent.end_run(status)
         if top == run_id:
             return

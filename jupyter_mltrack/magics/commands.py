@@ -288,7 +288,7 @@ class Commands:
 
     def _experiment(self, args: argparse.Namespace) -> None:
         if args.name is None:
-            exp = api("experiment", fluent.get_experiment, fluent._current_experiment_id())
+            exp = api("experiment", fluent.get_experiment, fluent.current_experiment_id())
             print(f"current experiment: {exp.name!r} (id {exp.experiment_id})")
             return
         exp = api("experiment", fluent.set_experiment, args.name)

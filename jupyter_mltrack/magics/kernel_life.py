@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ log = logging.getLogger("jupyter_mltrack")
 
 _handler: Callable[[str], Any] | None = None
 _atexit_registered = False
+# kernels whose do_shutdown is wrapped (noted here, not as an attribute on the kernel)
+_wrapped: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _at_exit() -> None:
@@ -49,7 +52,7 @@ def install(shell: Any, end_all: Callable[[str], Any]) -> None:
         atexit.register(_at_exit)
         _atexit_registered = True
     kernel = getattr(shell, "kernel", None)
-    if kernel is None or getattr(kernel, "_mltrack_original_do_shutdown", None) is not None:
+    if kernel is None or kernel in _wrapped:
         return
     original = kernel.do_shutdown
 
@@ -61,8 +64,8 @@ def install(shell: Any, end_all: Callable[[str], Any]) -> None:
                 log.warning("jupyter-mltrack: could not end the active runs: %s", exc)
         return original(restart)
 
-    kernel._mltrack_original_do_shutdown = original
     kernel.do_shutdown = do_shutdown
+    _wrapped.add(kernel)
 
 
 def uninstall(shell: Any) -> None:
@@ -70,6 +73,6 @@ def uninstall(shell: Any) -> None:
     global _handler
     _handler = None
     kernel = getattr(shell, "kernel", None)
-    if kernel is not None and getattr(kernel, "_mltrack_original_do_shutdown", None) is not None:
+    if kernel is not None and kernel in _wrapped:
         del kernel.do_shutdown  # the class's method shows through again
-        kernel._mltrack_original_do_shutdown = None
+        _wrapped.discard(kernel)

@@ -119,7 +119,7 @@ class OutputCapture:
     def store(self, data: dict[str, Any]) -> str | None:
         """Store one displayed MIME bundle if it holds an image or figure; return its path."""
         run = fluent.active_run()
-        client = fluent._client
+        client = fluent.existing_client()
         if run is None or client is None:
             return None
         mime = next((m for m in CAPTURED if m in data), None)
@@ -137,9 +137,8 @@ class OutputCapture:
             label = _SAFE.sub("-", cell_id or "no-cell")[:40]
         if run_id not in self._counters:
             # a resumed run may hold outputs of an earlier kernel: never overwrite them
-            client.flush()
-            self._counters[run_id] = len(client._session.store.list_artifacts(run_id, "outputs"))
+            self._counters[run_id] = len(client.store.list_artifacts(run_id, "outputs"))
         n = self._counters[run_id] + 1
         self._counters[run_id] = n
         path = f"outputs/{label}-{n}.{CAPTURED[mime]}"
-        return write_artifact(client._session, run_id, path, payload, cell_id)
+        return write_artifact(client.session, run_id, path, payload, cell_id)

@@ -26,7 +26,7 @@ _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 def show_status(recorder: CellRecorder, outputs: OutputCapture) -> None:
     """``%mltrack status``: store, experiment, active run, what it logged, cell order."""
     lines = [f"store       {fluent.get_store_dir()}"]
-    exp = api("status", fluent.get_experiment, fluent._current_experiment_id())
+    exp = api("status", fluent.get_experiment, fluent.current_experiment_id())
     lines.append(f"experiment  {exp.name!r} (id {exp.experiment_id})")
     active = fluent.active_run()
     if active is None:
@@ -34,13 +34,13 @@ def show_status(recorder: CellRecorder, outputs: OutputCapture) -> None:
     else:
         run_id = active.info.run_id
         run = api("status", fluent.get_run, run_id)
-        stack = " > ".join(r.info.run_name for r in fluent._run_stack)
+        stack = fluent.run_stack()
         lines.append(
             f"active run  {describe(run)} {run.info.status} for "
             f"{tables.duration(run.info.start_time, None)}"
         )
-        if len(fluent._run_stack) > 1:
-            lines.append(f"nesting     {stack}")
+        if len(stack) > 1:
+            lines.append(f"nesting     {' > '.join(r.info.run_name for r in stack)}")
         cells = api("status", fluent.get_cells, run_id)
         artifacts = api("status", fluent.list_artifacts, run_id)
         user_tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}

@@ -6,6 +6,7 @@ is a thin layer over :class:`MltrackClient` with the active run's id filled in.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -27,8 +28,11 @@ from ..entities import (
     ViewType,
 )
 from ..errors import ErrorCode, MltrackError
+from ..store.duckdb.liveness import END_REASON_TAG
 from ..validation import check_name
 from .client import MltrackClient, PagedList
+
+log = logging.getLogger("jupyter_mltrack")
 
 _state_lock = threading.RLock()
 _store: str | os.PathLike[str] | None = None
@@ -93,8 +97,17 @@ def _get_client() -> MltrackClient:
 
 
 def client() -> MltrackClient:
-    """The :class:`MltrackClient` the fluent API uses."""
+    """The :class:`MltrackClient` the fluent API uses (made, and its store opened, on first use)."""
     return _get_client()
+
+
+def existing_client() -> MltrackClient | None:
+    """The fluent API's client if something has used it yet, else None; never opens a store.
+
+    For hooks that run on every cell (capture, output recording): they must cost nothing, and
+    open no store, while the fluent API is unused.
+    """
+    return _client
 
 
 def flush() -> None:
@@ -171,7 +184,7 @@ def search_experiments(
             return out
 
 
-def _current_experiment_id() -> str:
+def current_experiment_id() -> str:
     """The experiment runs start in: ``set_experiment``, else $MLTRACK_EXPERIMENT_ID or
     $MLTRACK_EXPERIMENT_NAME, else Default ("0").
 
@@ -225,7 +238,7 @@ def start_run(
                 run = c.update_run(run_id, name=run_name)
         else:
             run = c.create_run(
-                str(experiment_id) if experiment_id is not None else _current_experiment_id(),
+                str(experiment_id) if experiment_id is not None else current_experiment_id(),
                 run_name=run_name,
                 tags=tags,
                 parent_run_id=parent_run_id,
@@ -250,9 +263,37 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         _run_stack.pop()
 
 
+def end_all_runs(status: str, reason: str) -> list[str]:
+    """End every active run, innermost first; return their ids in that order.
+
+    Each run gets the tag ``mltrack.end_reason`` = ``reason`` and ends with ``status``. A run
+    that cannot be ended (deleted meanwhile, say) is logged as a warning and left off the
+    stack, so the runs around it still end.
+    """
+    ended: list[str] = []
+    with _state_lock:
+        while _run_stack:
+            run_id = _run_stack[-1].info.run_id
+            try:
+                set_tag(END_REASON_TAG, reason)
+                end_run(status)
+            except MltrackError as exc:
+                log.warning("jupyter-mltrack: could not end run %s: %s", run_id, exc)
+                if _run_stack and _run_stack[-1].info.run_id == run_id:
+                    _run_stack.pop()
+            ended.append(run_id)
+    return ended
+
+
 def active_run() -> ActiveRun | None:
     """The active run, or None."""
     return _run_stack[-1] if _run_stack else None
+
+
+def run_stack() -> list[ActiveRun]:
+    """The active runs, outermost first (a copy: changing it changes nothing)."""
+    with _state_lock:
+        return list(_run_stack)
 
 
 def _run_id() -> str:
@@ -407,7 +448,7 @@ def search_runs(
                 for e in search_experiments(view_type=ViewType.ALL, max_results=1_000_000)
             ]
         else:
-            ids = [_current_experiment_id()]
+            ids = [current_experiment_id()]
     if output_format == "pandas":
         return c.search_runs_frame(ids, filter_string, run_view_type, max_results, order_by)
     runs: list[Run] = []

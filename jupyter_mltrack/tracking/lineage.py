@@ -324,8 +324,7 @@ def _store_of(store: str | os.PathLike[str] | None) -> AbstractStore:
     from .client import MltrackClient
 
     client = fluent.client() if store is None else MltrackClient(store)
-    client.flush()  # read what this process logged, too
-    return client._session.store
+    return client.store  # flushed: reads see what this process logged, too
 
 
 def logged_items(

@@ -13,13 +13,16 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..entities import ArtifactInfo, MetricHistory, Run, ViewType
 from ..errors import ErrorCode, MltrackError
 from ..tracking import fluent
 from ..tracking.client import MltrackClient
 from . import static
+
+if TYPE_CHECKING:
+    from ..models.registry import ModelRegistry
 
 # attribute columns a run table can show, with their titles
 ATTRIBUTE_COLUMNS = {
@@ -115,7 +118,7 @@ def experiment_ids(
             raise MltrackError("pass experiments or all_experiments=True, not both")
         return [e.experiment_id for e in client.search_experiments(ViewType.ALL, 100_000)]
     if not out:
-        out = [fluent._current_experiment_id()]
+        out = [fluent.current_experiment_id()]
     return list(dict.fromkeys(out))
 
 
@@ -256,16 +259,14 @@ def preview(client: MltrackClient, run_id: str, entry: ArtifactInfo) -> dict[str
 
 
 # models and the registry -----------------------------------------------------------------------
-def registry(client: MltrackClient) -> Any:
-    """The model registry of the client's store (INVALID_STATE if the store has none)."""
+def registry(client: MltrackClient) -> ModelRegistry:
+    """The model registry of the client's store (flushed: a model logged a moment ago is in it)."""
     from ..models.registry import ModelRegistry
 
-    client.flush()  # a model logged a moment ago must be in the store first
-    # the client has no public accessor for its store; the registry needs it (as models.fluent)
-    return ModelRegistry(client._session.store)
+    return ModelRegistry(client.store)
 
 
-def model_choices(client: MltrackClient, run: Run, reg: Any) -> list[tuple[str, str]]:
+def model_choices(client: MltrackClient, run: Run, reg: ModelRegistry) -> list[tuple[str, str]]:
     """(label, model URI) of each model a run logged: its logged models, then any artifact
     folder holding an MLmodel file (MLflow 2's layout)."""
     run_id = run.info.run_id
@@ -287,6 +288,6 @@ def model_choices(client: MltrackClient, run: Run, reg: Any) -> list[tuple[str, 
     return out
 
 
-def registered_names(reg: Any) -> list[str]:
+def registered_names(reg: ModelRegistry) -> list[str]:
     """Names of the registered models (for the name picker)."""
     return sorted(m.name for m in reg.search_registered_models(max_results=1000))

@@ -7,7 +7,7 @@ The widget is a face of :class:`~jupyter_mltrack.models.registry.ModelRegistry`:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from traitlets import Unicode
@@ -18,6 +18,9 @@ from ..tracking.client import MltrackClient
 from ..validation import check_name
 from . import data, static
 from .base import StaticFallback
+
+if TYPE_CHECKING:
+    from ..models.registry import ModelRegistry
 
 _ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
@@ -69,7 +72,7 @@ class Register(StaticFallback, widgets.VBox):
         self._client = data.resolve_client(client)
         self._run = data.resolve_run(self._client, run)
         self.last_version: ModelVersion | None = None
-        self._registry: Any = None
+        self._registry: ModelRegistry | None = None
         self._choices: list[tuple[str, str]] = []
         self._names: list[str] = []
         problem = ""
