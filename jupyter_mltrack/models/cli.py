@@ -14,27 +14,16 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cli import format_table
 from ..entities import Approval, ModelStage
 from ..errors import MltrackError
 
+if TYPE_CHECKING:
+    from ..store.contract import AbstractStore
+
 COMMANDS = ("models", "serve", "predict", "build-docker")
-_ACTIONS = (
-    "list",
-    "show",
-    "register",
-    "alias",
-    "stage",
-    "review",
-    "history",
-    "describe",
-    "rename",
-    "tag",
-    "delete",
-    "lineage",
-)
 
 
 def add_subcommands(sub: Any) -> None:
@@ -168,10 +157,10 @@ def _tag(text: str, need_value: bool = True) -> tuple[str, str]:
 
 
 # commands ------------------------------------------------------------------------------------
-def _store(args: argparse.Namespace) -> Any:
+def _store(args: argparse.Namespace) -> AbstractStore:
     from ..tracking.client import MltrackClient
 
-    return MltrackClient(getattr(args, "store", None))._session.store
+    return MltrackClient(getattr(args, "store", None)).store
 
 
 def run(args: argparse.Namespace) -> Any:
@@ -305,9 +294,7 @@ def _resolve(args: argparse.Namespace) -> Any:
     if uri.startswith(("runs:", "models:")):
         store = _store(args)
         resolved = resolve_model_uri(uri, store)
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()  # a long-running server must not keep the database file open
+        store.close()  # a long-running server must not keep the database file open
         return resolved
     return resolve_model_uri(uri)
 

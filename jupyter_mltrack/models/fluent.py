@@ -23,7 +23,7 @@ from .pyfunc_model import PyFuncModel, load_model_dir
 from .registry import ModelRegistry
 from .save import save_model as _save_model
 from .signature import Signature
-from .uris import file_uri_to_path, resolve_model_uri
+from .uris import default_store, file_uri_to_path, resolve_model_uri
 
 if TYPE_CHECKING:
     from .serve import ScoringServer
@@ -59,14 +59,6 @@ class ModelInfo:
     def runs_uri(self) -> str:
         """``runs:/<run>/<name>``, the run-relative URI of the same model."""
         return f"runs:/{self.run_id}/{self.name}"
-
-
-def _store() -> Any:
-    from ..tracking import fluent
-
-    client = fluent.client()
-    client.flush()  # the run (and anything logged to it) must be in the store first
-    return client._session.store
 
 
 def save_model(
@@ -143,7 +135,7 @@ def log_model(
     env.check_requirements(extra_pip_requirements, "extra_pip_requirements")
     active = fluent.active_run() or fluent.start_run()
     run_id, experiment_id = active.info.run_id, active.info.experiment_id
-    store = _store()
+    store = default_store()
     model_tags = {str(k): v for k, v in (tags or {}).items()}
     if context.current.cell_id:
         model_tags["mltrack.cell_id"] = context.current.cell_id
@@ -199,7 +191,7 @@ def load_model(model_uri: str | os.PathLike[str]) -> PyFuncModel:
     ):
         # a local directory: no store needed
         return load_model_dir(resolve_model_uri(model_uri).path)
-    return load_model_dir(resolve_model_uri(model_uri, _store()).path)
+    return load_model_dir(resolve_model_uri(model_uri, default_store()).path)
 
 
 def register_model(
@@ -209,12 +201,12 @@ def register_model(
     tags: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Register a model as a new version of ``name`` (see :meth:`ModelRegistry.register_model`)."""
-    return ModelRegistry(_store()).register_model(model_uri, name, description, tags)
+    return ModelRegistry(default_store()).register_model(model_uri, name, description, tags)
 
 
 def model_registry(user: str | None = None) -> ModelRegistry:
     """The registry of the fluent API's store, for aliases, stages, reviews and history."""
-    return ModelRegistry(_store(), user)
+    return ModelRegistry(default_store(), user)
 
 
 def serve_model(
@@ -230,7 +222,9 @@ def serve_model(
 
     uri = str(model_uri)
     local = not uri.startswith(("runs:", "models:"))
-    resolved = resolve_model_uri(model_uri) if local else resolve_model_uri(model_uri, _store())
+    resolved = (
+        resolve_model_uri(model_uri) if local else resolve_model_uri(model_uri, default_store())
+    )
     info = {"uri": resolved.uri, "name": resolved.name, "version": resolved.version}
     model = load_model_dir(resolved.path)
     return ScoringServer(model, host, port, info, log_requests=False).start()

@@ -12,19 +12,22 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..entities import Approval, ModelVersion, RegisteredModel, RegistryEvent
 from ..errors import ErrorCode, MltrackError
 from .mlmodel import ModelMeta
 from .uris import (
+    default_store,
     file_uri_to_path,
     parse_models_uri,
-    registry_store,
     resolve_model_uri,
     resolve_version,
     version_for_reference,
 )
+
+if TYPE_CHECKING:
+    from ..store.contract import AbstractStore
 
 _PAGE = 1000
 
@@ -57,13 +60,15 @@ class ModelRegistry:
     Parameters
     ----------
     store:
-        A store with the registry methods (default: the fluent API's store).
+        The store to keep the registry in (default: the fluent API's store); every store has the
+        registry methods of :class:`~jupyter_mltrack.store.registry_contract.AbstractRegistryStore`,
+        and the lineage reads its runs too.
     user:
         Recorded as the author of every change (default: :func:`current_user`).
     """
 
-    def __init__(self, store: Any = None, user: str | None = None):
-        self.store = registry_store(store)
+    def __init__(self, store: AbstractStore | None = None, user: str | None = None):
+        self.store: AbstractStore = store if store is not None else default_store()
         if user is not None and (not isinstance(user, str) or not user.strip()):
             raise MltrackError(f"user must be a non-empty string, got {user!r}")
         self.user = user or current_user()
@@ -73,10 +78,10 @@ class ModelRegistry:
         self, name: str, description: str | None = None, tags: dict[str, Any] | None = None
     ) -> RegisteredModel:
         """Create a registered model; RESOURCE_ALREADY_EXISTS if the name is taken."""
-        return self.store.create_registered_model(name, tags, description, user=self.user)  # type: ignore[no-any-return]
+        return self.store.create_registered_model(name, tags, description, user=self.user)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self.store.get_registered_model(name)  # type: ignore[no-any-return]
+        return self.store.get_registered_model(name)
 
     def search_registered_models(
         self, filter_string: str | None = None, max_results: int = 10_000
@@ -85,10 +90,10 @@ class ModelRegistry:
         return self._all_pages(self.store.search_registered_models, filter_string, max_results)
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
-        return self.store.update_registered_model(name, description, user=self.user)  # type: ignore[no-any-return]
+        return self.store.update_registered_model(name, description, user=self.user)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        return self.store.rename_registered_model(name, new_name, user=self.user)  # type: ignore[no-any-return]
+        return self.store.rename_registered_model(name, new_name, user=self.user)
 
     def delete_registered_model(self, name: str) -> None:
         """Delete a model with all its versions (its history is kept)."""
@@ -122,7 +127,7 @@ class ModelRegistry:
             # another process registering the same name may have created it first
             if exc.code != ErrorCode.RESOURCE_ALREADY_EXISTS:
                 raise
-        return self.store.create_model_version(  # type: ignore[no-any-return]
+        return self.store.create_model_version(
             name,
             source,
             run_id=run_id,
@@ -168,14 +173,14 @@ class ModelRegistry:
         return f"models:/{logged.model_id}", logged.model_id, None
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
-        return self.store.get_model_version(name, version)  # type: ignore[no-any-return]
+        return self.store.get_model_version(name, version)
 
     def get_version(self, name: str, ref: str | int) -> ModelVersion:
         """A version by number, ``@alias`` (or a bare alias), stage, or ``latest``."""
         return version_for_reference(self.store, name, ref)
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
-        return self.store.get_latest_versions(name, stages)  # type: ignore[no-any-return]
+        return self.store.get_latest_versions(name, stages)
 
     def search_model_versions(
         self, filter_string: str | None = None, max_results: int = 100_000
@@ -193,7 +198,7 @@ class ModelRegistry:
     def update_model_version(
         self, name: str, version: str | int, description: str | None
     ) -> ModelVersion:
-        return self.store.update_model_version(name, version, description, user=self.user)  # type: ignore[no-any-return]
+        return self.store.update_model_version(name, version, description, user=self.user)
 
     def delete_model_version(self, name: str, version: str | int) -> None:
         self.store.delete_model_version(name, version, user=self.user)
@@ -213,7 +218,7 @@ class ModelRegistry:
         self.store.delete_registered_model_alias(name, alias, user=self.user)
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return self.store.get_model_version_by_alias(name, alias)  # type: ignore[no-any-return]
+        return self.store.get_model_version_by_alias(name, alias)
 
     def transition_stage(
         self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
@@ -225,7 +230,7 @@ class ModelRegistry:
         """
         if not isinstance(archive_existing_versions, bool):
             raise MltrackError("archive_existing_versions must be True or False")
-        return self.store.transition_model_version_stage(  # type: ignore[no-any-return]
+        return self.store.transition_model_version_stage(
             name, version, stage, archive_existing_versions, user=self.user
         )
 
@@ -244,7 +249,7 @@ class ModelRegistry:
                     f"approval must be one of {', '.join(Approval.ALL)}, got {approval!r}"
                 )
             approval = approval.upper()
-        return self.store.review_model_version(  # type: ignore[no-any-return]
+        return self.store.review_model_version(
             name, version, comment=comment, approval=approval, user=self.user
         )
 
@@ -269,7 +274,7 @@ class ModelRegistry:
             not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)
         ):
             raise MltrackError("kinds must be a list of event kinds")
-        return self.store.get_registry_history(name, version, kinds)  # type: ignore[no-any-return]
+        return self.store.get_registry_history(name, version, kinds)
 
     def reviews(self, name: str, version: str | int) -> list[RegistryEvent]:
         """A version's review trail: comments and approval decisions, oldest first."""

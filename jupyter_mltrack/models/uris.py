@@ -17,13 +17,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from ..entities import ModelStage, ModelVersion
 from ..errors import ErrorCode, MltrackError
 from .mlmodel import MLMODEL_FILE
+
+if TYPE_CHECKING:
+    from ..store.contract import AbstractStore
+    from ..store.registry_contract import AbstractRegistryStore
 
 
 @dataclass
@@ -38,21 +42,11 @@ class ResolvedModel:
     run_id: str | None = None
 
 
-def default_store() -> Any:
-    """The fluent API's store (flushed, so this process reads what it logged)."""
+def default_store() -> AbstractStore:
+    """The fluent API's store, flushed: the run (and what was logged to it) is in it first."""
     from ..tracking import fluent
 
-    client = fluent.client()
-    client.flush()
-    return client._session.store
-
-
-def registry_store(store: Any) -> Any:
-    """``store`` (or the default store) if it has the registry methods."""
-    store = store if store is not None else default_store()
-    if not callable(getattr(store, "get_model_version", None)):
-        raise MltrackError(f"the store {store!r} has no model registry", ErrorCode.INVALID_STATE)
-    return store
+    return fluent.client().store
 
 
 def file_uri_to_path(uri: str) -> Path:
@@ -119,12 +113,12 @@ def classify_reference(ref: str) -> tuple[str, str]:
     )
 
 
-def resolve_version(store: Any, name: str, kind: str, ref: str) -> ModelVersion:
+def resolve_version(store: AbstractRegistryStore, name: str, kind: str, ref: str) -> ModelVersion:
     """The registered model version a reference points at."""
     if kind == "version":
-        return store.get_model_version(name, ref)  # type: ignore[no-any-return]
+        return store.get_model_version(name, ref)
     if kind == "alias":
-        return store.get_model_version_by_alias(name, ref)  # type: ignore[no-any-return]
+        return store.get_model_version_by_alias(name, ref)
     stages = [ref] if kind == "stage" else None
     versions = store.get_latest_versions(name, stages)
     if not versions:
@@ -132,10 +126,10 @@ def resolve_version(store: Any, name: str, kind: str, ref: str) -> ModelVersion:
         raise MltrackError(
             f"registered model {name!r} has no version {where}", ErrorCode.RESOURCE_DOES_NOT_EXIST
         )
-    return max(versions, key=lambda v: int(v.version))  # type: ignore[no-any-return]
+    return max(versions, key=lambda v: int(v.version))
 
 
-def version_for_reference(store: Any, name: str, ref: str | int) -> ModelVersion:
+def version_for_reference(store: AbstractRegistryStore, name: str, ref: str | int) -> ModelVersion:
     """A version by number, ``@alias`` (or a bare alias), stage, or ``latest``."""
     if not isinstance(name, str) or not name:
         raise MltrackError(f"registered model name must be a non-empty string, got {name!r}")
@@ -143,11 +137,11 @@ def version_for_reference(store: Any, name: str, ref: str | int) -> ModelVersion
     if not ref:
         raise MltrackError("a model version reference must not be empty")
     if ref.startswith("@"):
-        return store.get_model_version_by_alias(name, ref[1:])  # type: ignore[no-any-return]
+        return store.get_model_version_by_alias(name, ref[1:])
     try:
         kind, canonical = classify_reference(ref)
     except MltrackError:
-        return store.get_model_version_by_alias(name, ref)  # type: ignore[no-any-return]
+        return store.get_model_version_by_alias(name, ref)
     return resolve_version(store, name, kind, canonical)
 
 
@@ -161,7 +155,7 @@ def _model_dir(path: Path, uri: str) -> Path:
     return path
 
 
-def _resolve_run(uri: str, store: Any) -> ResolvedModel:
+def _resolve_run(uri: str, store: AbstractStore) -> ResolvedModel:
     body = uri[len("runs:") :].lstrip("/")
     run_id, _, sub = body.partition("/")
     sub = sub.strip("/")
@@ -187,7 +181,9 @@ def _resolve_run(uri: str, store: Any) -> ResolvedModel:
     return ResolvedModel(uri, path, model_id=model.model_id, run_id=run_id)
 
 
-def resolve_model_uri(uri: str | os.PathLike[str], store: Any = None) -> ResolvedModel:
+def resolve_model_uri(
+    uri: str | os.PathLike[str], store: AbstractStore | None = None
+) -> ResolvedModel:
     """The local model directory a URI (or path) points at.
 
     Parameters
@@ -210,10 +206,10 @@ def resolve_model_uri(uri: str | os.PathLike[str], store: Any = None) -> Resolve
         raise MltrackError(f"model URI must be a non-empty string, got {uri!r}")
     uri = uri.strip()
     if uri.startswith("runs:"):
-        return _resolve_run(uri, registry_store(store))
+        return _resolve_run(uri, store if store is not None else default_store())
     if uri.startswith("models:"):
         kind, name, ref = parse_models_uri(uri)
-        reg = registry_store(store)
+        reg = store if store is not None else default_store()
         if kind == "logged":
             logged = reg.get_logged_model(ref)
             path = _model_dir(file_uri_to_path(logged.artifact_uri), uri)

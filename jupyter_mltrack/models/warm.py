@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..entities import ModelVersion
 from ..errors import MltrackError
@@ -21,6 +21,9 @@ from .example import SERVING_EXAMPLE_FILE
 from .payload import predict_request
 from .pyfunc_model import PyFuncModel, load_model_dir
 from .uris import file_uri_to_path, version_for_reference
+
+if TYPE_CHECKING:
+    from ..store.registry_contract import AbstractRegistryStore
 
 DEFAULT_MAX_MODELS = 4
 
@@ -36,7 +39,7 @@ class WarmModels:
         How many loaded models to keep at most.
     """
 
-    def __init__(self, store: Any, max_models: int = DEFAULT_MAX_MODELS):
+    def __init__(self, store: AbstractRegistryStore, max_models: int = DEFAULT_MAX_MODELS):
         if isinstance(max_models, bool) or not isinstance(max_models, int) or max_models < 1:
             raise MltrackError(f"max_models must be a positive integer, got {max_models!r}")
         self.store = store
@@ -48,10 +51,6 @@ class WarmModels:
     def _key(self, version: ModelVersion) -> tuple[str, str, str]:
         where = self.store.get_model_version_download_uri(version.name, version.version)
         return (version.name, version.version, where)
-
-    def is_warm(self, version: ModelVersion) -> bool:
-        with self._lock:
-            return self._key(version) in self._models
 
     def get(self, name: str, ref: str) -> tuple[ModelVersion, PyFuncModel]:
         """The version ``ref`` points at now, and its loaded model (loaded once)."""

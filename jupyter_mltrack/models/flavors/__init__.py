@@ -97,7 +97,14 @@ def load_predictor(model_dir: Path, meta: ModelMeta) -> Predictor:
             f"({exc}); install the package that provides it"
         ) from None
     data_path = model_dir / conf["data"] if "data" in conf else model_dir
-    return module._load_pyfunc(str(data_path))  # type: ignore[no-any-return]
+    # MLflow's loader_module protocol names the module's entry point ``_load_pyfunc``
+    load = getattr(module, "_load_pyfunc", None)
+    if not callable(load):
+        raise MltrackError(
+            f"the model in {model_dir} names {loader} as its loader_module, which has no "
+            "_load_pyfunc function"
+        )
+    return load(str(data_path))
 
 
 def load_native(model_dir: Path, meta: ModelMeta) -> Any:
