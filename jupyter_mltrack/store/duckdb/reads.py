@@ -94,6 +94,15 @@ def search(
 
 
 _FRAME_SOURCES = (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))
+_KINDS = {prefix[0]: prefix for prefix, _ in _FRAME_SOURCES}
+#: the run attributes that lead the runs DataFrame (run_id … parent_run_id)
+_ATTRIBUTES = 8
+
+
+def _column_name(code: str) -> str:
+    """A pivoted column's name, its kind's letter and its key's UTF-8 in hex, as the frame
+    names it: ``m6C6F7373`` -> ``metrics.loss``."""
+    return f"{_KINDS[code[0]]}.{bytes.fromhex(code[1:]).decode()}"
 
 
 def runs_frame(
@@ -109,8 +118,11 @@ def runs_frame(
 
     Columns: run_id, experiment_id, run_name, status, artifact_uri, start_time, end_time
     (UTC datetimes), parent_run_id, then ``metrics.*``, ``params.*``, ``tags.*`` sorted by key.
-    The long key/value rows are turned into columns by DuckDB's PIVOT (column names come from
-    the data as values, never spliced into SQL), which is several times faster than pandas.
+    The long key/value rows are turned into columns by DuckDB's PIVOT, which is several times
+    faster than pandas. PIVOT names its columns as SQL identifiers, which are case-insensitive
+    (``loss`` after ``Loss`` would come out as ``loss_1``), so it pivots on each key in hex
+    (case-safe, and sorted as the keys are) and the DataFrame's columns are named from that
+    afterwards; keys are never spliced into SQL.
     """
     import pyarrow as pa
 
@@ -126,9 +138,9 @@ def runs_frame(
             name = f"frame_{prefix}"
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {name} AS PIVOT ("
-                f"SELECT '{prefix}.' || key AS column_name, run_id, value "
+                f"SELECT '{prefix[0]}' || hex(key) AS code, run_id, value "
                 f"FROM {table} JOIN frame_ids USING (run_id)"
-                ") ON column_name USING first(value) GROUP BY run_id"
+                ") ON code USING first(value) GROUP BY run_id"
             )
             pivoted.append(name)
         joins = " ".join(f"LEFT JOIN {name} USING (run_id)" for name in pivoted)
@@ -145,6 +157,7 @@ def runs_frame(
         con.unregister("frame_ids")
         for name in pivoted:
             con.execute(f"DROP TABLE IF EXISTS {name}")
+    frame.columns = [*frame.columns[:_ATTRIBUTES], *map(_column_name, frame.columns[_ATTRIBUTES:])]
     for col in ("start_time", "end_time"):
         frame[col] = frame[col].dt.tz_localize("UTC")
     return frame
