@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..entities import Run
 from ..errors import ErrorCode, MltrackError
-from ..store.contract import WriteBatch
+from ..store.batch import WriteBatch
 from ..store.duckdb.connection import Connector
 from ..store.duckdb.store import DuckDBStore
 
@@ -172,58 +173,48 @@ class OwnedStore(DuckDBStore):
         """Let the call in progress finish, close the file, refuse every later call."""
         self._owned.shutdown()
 
-    # every write records what it touched ---------------------------------------------------
-    def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    # every write records what it touched (the backend half of each write, see contract.py) --
+    def _create_experiment(
+        self, name: str, artifact_location: str | None, tags: dict[str, str]
     ) -> str:
-        experiment_id = super().create_experiment(name, artifact_location, tags)
+        experiment_id = super()._create_experiment(name, artifact_location, tags)
         self.changes.record(experiments={experiment_id})
         return experiment_id
 
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        super().rename_experiment(experiment_id, new_name)
-        self.changes.record(experiments={str(experiment_id)})
+    def _update_experiment(
+        self, experiment_id: str, name: str | None, tags: dict[str, str | None]
+    ) -> None:
+        super()._update_experiment(experiment_id, name, tags)
+        self.changes.record(experiments={experiment_id})
 
-    def delete_experiment(self, experiment_id: str) -> None:
-        super().delete_experiment(experiment_id)
-        self.changes.record(experiments={str(experiment_id)})
+    def _set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
+        super()._set_experiment_lifecycle(experiment_id, stage)
+        self.changes.record(experiments={experiment_id})
 
-    def restore_experiment(self, experiment_id: str) -> None:
-        super().restore_experiment(experiment_id)
-        self.changes.record(experiments={str(experiment_id)})
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        super().set_experiment_tag(experiment_id, key, value)
-        self.changes.record(experiments={str(experiment_id)})
-
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        super().delete_experiment_tag(experiment_id, key)
-        self.changes.record(experiments={str(experiment_id)})
-
-    def create_run(self, *args: Any, **kwargs: Any) -> Any:
-        run = super().create_run(*args, **kwargs)
+    def _create_run(self, *args: Any) -> Run:
+        run = super()._create_run(*args)
         self.changes.record(runs={run.info.run_id})
         return run
 
-    def update_run(self, run_id: str, *args: Any, **kwargs: Any) -> Any:
-        run = super().update_run(run_id, *args, **kwargs)
+    def _update_run(self, run_id: str, *args: Any) -> Run:
+        run = super()._update_run(run_id, *args)
         self.changes.record(runs={run_id})
         return run
 
-    def delete_run(self, run_id: str) -> None:
-        super().delete_run(run_id)
+    def _set_run_lifecycle(self, run_id: str, stage: str) -> None:
+        super()._set_run_lifecycle(run_id, stage)
         self.changes.record(runs={run_id})
 
-    def restore_run(self, run_id: str) -> None:
-        super().restore_run(run_id)
+    def _append_logged_model_record(self, run_id: str, model: dict[str, Any]) -> None:
+        super()._append_logged_model_record(run_id, model)
         self.changes.record(runs={run_id})
 
-    def write_batch(self, batch: WriteBatch, skip_invalid: bool = False) -> list[str]:
-        warnings = super().write_batch(batch, skip_invalid)
+    def _write_batch(self, batch: WriteBatch, skip_invalid: bool) -> list[str]:
+        warnings = super()._write_batch(batch, skip_invalid)
         # the store drops the rows of invalid runs from the batch, so what is left was written
         if len(batch):
-            metrics = {(row[0], row[1]) for row in batch.metrics}
-            metrics.update((row[0], row[1]) for row in batch.metric_series)
+            metrics = {(row.run_id, row.key) for row in batch.metrics}
+            metrics.update((row.run_id, row.key) for row in batch.metric_series)
             self.changes.record(runs=batch.run_ids(), metrics=metrics)
         return warnings
 
@@ -236,8 +227,8 @@ class OwnedStore(DuckDBStore):
             self.changes.record(runs=set(reaped))
         return reaped
 
-    def gc(self, older_than_ms: int | None = None) -> dict[str, Any]:
-        result = super().gc(older_than_ms)
+    def _gc(self, older_than_ms: int | None) -> dict[str, Any]:
+        result = super()._gc(older_than_ms)
         if result["runs_removed"]:
             self.changes.record(runs=set(result["runs_removed"]))
         return result

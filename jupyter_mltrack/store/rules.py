@@ -167,6 +167,42 @@ def page_size(max_results: object, limit: int) -> int:
     return check_max_results(max_results, limit)
 
 
+# cell lineage --------------------------------------------------------------------------------
+ITEM_KINDS = ("param", "tag", "metric", "artifact", "input")
+# the fields of one row of logged_items, in order (the names the REST API uses)
+ITEM_FIELDS = ("kind", "key", "cell_id", "value", "first_step", "last_step", "points")
+
+
+def check_kind(kind: object) -> str:
+    """Check the kind of a logged item: one of :data:`ITEM_KINDS`."""
+    if kind not in ITEM_KINDS:
+        raise MltrackError(f"item kind must be one of {', '.join(ITEM_KINDS)}, got {kind!r}")
+    return kind  # type: ignore[return-value]
+
+
+def check_cell_id(cell_id: object) -> str | None:
+    """Check a cell id to filter by: a non-empty string, or None for every cell."""
+    if cell_id is not None and (not isinstance(cell_id, str) or not cell_id):
+        raise MltrackError(f"cell id must be a non-empty string or None, got {cell_id!r}")
+    return cell_id
+
+
+def check_item(kind: object, key: object, step: object = None) -> tuple[str, str, int | None]:
+    """Check what names one logged item: its kind, a non-empty key, and a step for metrics only.
+
+    Shared by the embedded store, the REST client and the server, so that a mistake is the same
+    INVALID_PARAMETER_VALUE whichever side notices it first.
+    """
+    checked_kind = check_kind(kind)
+    if not isinstance(key, str) or not key:
+        raise MltrackError(f"key must be a non-empty string, got {key!r}")
+    if step is None:
+        return checked_kind, key, None
+    if checked_kind != "metric":
+        raise MltrackError(f"step only applies to metrics, not to a {checked_kind}")
+    return checked_kind, key, check_step(step)
+
+
 _ADJECTIVES = (
     "amber",
     "brisk",

@@ -29,6 +29,7 @@ from ..entities import (
     ViewType,
 )
 from ..errors import MltrackError
+from ..store import rules
 from ..store.batch import (
     ArtifactRow,
     InputRow,
@@ -38,9 +39,7 @@ from ..store.batch import (
     TagRow,
 )
 from ..store.contract import AbstractStore
-from ..store.rules import generate_name
 from ..validation import (
-    _valid_keys,
     check_artifact_path,
     check_key,
     check_metric_value,
@@ -107,8 +106,7 @@ class MltrackClient:
         self, name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
     ) -> str:
         """Create an experiment; return its id."""
-        checked = {check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
-        return self._session.store.create_experiment(name, artifact_location, checked)
+        return self._session.store.create_experiment(name, artifact_location, tags)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         return self._session.store.get_experiment(str(experiment_id))
@@ -130,7 +128,7 @@ class MltrackClient:
         return PagedList(items, token)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        self._session.store.rename_experiment(str(experiment_id), new_name)
+        self._session.store.rename_experiment(experiment_id, new_name)
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._session.flush()
@@ -142,10 +140,7 @@ class MltrackClient:
         self._forget_runs()
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        check_key(key, "tag key")
-        self._session.store.set_experiment_tag(
-            str(experiment_id), key, tag_value_to_str(key, value)
-        )
+        self._session.store.set_experiment_tag(experiment_id, key, value)
 
     # runs ----------------------------------------------------------------------------------
     def create_run(
@@ -178,17 +173,13 @@ class MltrackClient:
         # git commit and dirtiness, Python and library versions, owning process (never raises)
         found = lineage.collect(source_name)
         system.update(found.tags)
-        user_tags = {
-            check_key(k, "tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()
-        }
-        name = run_name or user_tags.get("mlflow.runName") or generate_name()
-        all_tags = {**system, **user_tags, "mlflow.runName": name}
+        # the run's name (given, from the mlflow.runName tag, or generated) is the store's rule
         run = self._session.store.create_run(
             str(experiment_id),
-            name,
+            run_name,
             user,
             start_time if start_time is not None else _now_ms(),
-            all_tags,
+            {**system, **(tags or {})},
             parent_run_id,
         )
         self._session.remember(
@@ -207,11 +198,12 @@ class MltrackClient:
         return self._session.store.get_run(run_id)
 
     def resume_run(self, run_id: str) -> Run:
-        """Set a run back to RUNNING so it can be logged to again."""
+        """Set a run back to RUNNING so it can be logged to again (INVALID_STATE if deleted)."""
         self._session.flush()
+        # checked before anything changes: a deleted run stays as it is
+        if self._session.store.get_run(run_id).info.lifecycle_stage != "active":
+            raise rules.deleted_run_error(run_id, "resuming it")
         run = self._session.store.update_run(run_id, status=RunStatus.RUNNING)
-        if run.info.lifecycle_stage != "active":
-            raise MltrackError(f"run {run_id!r} is deleted; restore it before resuming it")
         self._session.remember(
             RunState(
                 run_id, run.info.experiment_id, RunStatus.RUNNING, "active", dict(run.data.params)
@@ -263,21 +255,16 @@ class MltrackClient:
         step: int | None = None,
     ) -> None:
         """Log one metric point. Returns in about a microsecond; the write is buffered."""
-        state = self._session._runs.get(run_id)
-        if state is None or state.status != "RUNNING" or state.lifecycle_stage != "active":
-            self._session.writable_run(run_id)
-        if type(key) is not str or key not in _valid_keys:
-            check_key(key, "metric key")
-        if type(value) is not float:
-            value = check_metric_value(key, value)
-        self._session.buffer.add_metric(
+        self._session.writable_run(run_id)
+        row = rules.metric_row(
             run_id,
             key,
             value,
-            0 if step is None else check_step(step),
-            int(time.time() * 1000) if timestamp is None else check_timestamp(timestamp),
+            0 if step is None else step,
+            int(time.time() * 1000) if timestamp is None else timestamp,
             context.current.cell_id,
         )
+        self._session.buffer.add_metric(*row)
 
     def log_metric_series(
         self,
@@ -357,11 +344,7 @@ class MltrackClient:
             check_key(p.key, "param key")
             text = param_value_to_str(p.key, p.value)
             old = pending.get(p.key, state.params.get(p.key))
-            if old is not None and old != text:
-                raise MltrackError(
-                    f"param {p.key!r} of run {run_id!r} is already {old!r}; cannot change it to "
-                    f"{text!r} (params are immutable: log a new key instead)"
-                )
+            rules.check_param_unchanged(run_id, p.key, old, text)
             if old is None:
                 pending[p.key] = text
                 param_rows.append(ParamRow(run_id, p.key, text, cell))

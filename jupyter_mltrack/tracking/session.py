@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..config import resolve_store_dir
 from ..entities import RunStatus
-from ..errors import ErrorCode, MltrackError
-from ..store import open_store
+from ..errors import MltrackError
+from ..store import open_store, rules
 from ..store.contract import AbstractStore
 from ..store.duckdb import liveness
 from .buffer import DEFAULT_FLUSH_INTERVAL_S, Flusher, LogBuffer, Spool
@@ -73,18 +73,10 @@ class TrackingSession:
 
     def writable_run(self, run_id: str) -> RunState:
         """The run's state, if it can be logged to: active (not deleted) and RUNNING."""
-        state = self.run_state(run_id)
-        if state.lifecycle_stage != "active":
-            raise MltrackError(
-                f"run {run_id!r} is deleted; restore it before logging to it",
-                ErrorCode.INVALID_STATE,
-            )
-        if state.status != RunStatus.RUNNING:
-            raise MltrackError(
-                f"run {run_id!r} is {state.status}; resume it with start_run(run_id=...) "
-                "before logging to it",
-                ErrorCode.INVALID_STATE,
-            )
+        state = self._runs.get(run_id) or self.run_state(run_id)
+        if state.status != RunStatus.RUNNING or state.lifecycle_stage != "active":
+            # the store's rule, on this process's cache of the run (the hot path skips the call)
+            rules.check_run_writable(run_id, state.lifecycle_stage, state.status)
         return state
 
 

@@ -15,14 +15,11 @@ from typing import Any
 from tornado import web
 
 from ...errors import MltrackError
+from ...store import rules
 from ...store.batch import InputRow, MetricRow, ParamRow, TagRow, WriteBatch
 from ...validation import (
-    _valid_keys,
     check_key,
-    check_metric_value,
     check_name,
-    check_step,
-    check_timestamp,
     param_value_to_str,
     tag_value_to_str,
 )
@@ -33,7 +30,6 @@ from .handler import MlflowHandler
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
-LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 
 
 def metric_rows(run_id: str, items: list[Any]) -> list[MetricRow]:
@@ -49,15 +45,9 @@ def metric_rows(run_id: str, items: list[Any]) -> list[MetricRow]:
         if type(item) is dict:
             key, value = item.get("key"), item.get("value")
             step, timestamp = item.get("step", 0), item.get("timestamp")
-            if (
-                type(key) is str
-                and key in _valid_keys
-                and type(value) is float
-                and type(step) is int
-                and type(timestamp) is int
-                and timestamp >= 0
-            ):
-                rows.append(MetricRow(run_id, key, value, step, timestamp, None))
+            if type(value) is float and type(step) is int and type(timestamp) is int:
+                # proto3's usual spellings: the store's rule checks the rest
+                rows.append(rules.metric_row(run_id, key, value, step, timestamp, None))
                 continue
             rows.append(metric_row(run_id, Fields(item)))
         else:
@@ -74,14 +64,7 @@ def metric_row(run_id: str, item: Fields) -> MetricRow:
     timestamp = item.integer("timestamp")
     if timestamp is None:
         raise MltrackError(f"metric {key!r} has no timestamp")
-    return MetricRow(
-        run_id,
-        key,
-        check_metric_value(key, value),
-        check_step(item.integer("step", 0)),
-        check_timestamp(timestamp),
-        None,
-    )
+    return rules.metric_row(run_id, key, value, item.integer("step", 0), timestamp, None)
 
 
 def param_row(run_id: str, item: Fields) -> ParamRow:
@@ -221,20 +204,7 @@ class LogModelRecord(MlflowHandler):
             raise MltrackError(f"model_json is not valid JSON: {exc}") from None
         if not isinstance(model, dict):
             raise MltrackError("model_json must be a JSON object")
-        missing = {"artifact_path", "flavors", "utc_time_created", "run_id"} - set(model)
-        if missing:
-            raise MltrackError(f"model_json lacks the fields {', '.join(sorted(missing))}")
-        run = await self.call(self.store.get_run, run_id)
-        try:
-            history = json.loads(run.data.tags.get(LOG_MODEL_HISTORY_TAG, "[]"))
-        except ValueError:
-            history = []
-        if not isinstance(history, list):
-            history = []
-        history.append(model)
-        value = tag_value_to_str(LOG_MODEL_HISTORY_TAG, json.dumps(history))
-        batch = WriteBatch(tags=[TagRow(run_id, LOG_MODEL_HISTORY_TAG, value, None)])
-        await self.call(self.store.write_batch, batch, False)
+        await self.call(self.store.append_logged_model_record, run_id, model)
         self.ok()
 
 

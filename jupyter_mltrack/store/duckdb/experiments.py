@@ -172,3 +172,17 @@ def delete_tag(con: Any, experiment_id: str, key: str, now: int) -> None:
         "UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?",
         [now, parse_id(experiment_id)],
     )
+
+
+def update(
+    con: Any, experiment_id: str, name: str | None, tags: dict[str, str | None], now: int
+) -> None:
+    """Rename and set (None: delete) tags, inside the caller's transaction."""
+    get(con, experiment_id)
+    if name is not None:
+        rename(con, experiment_id, name, now)
+    for key, value in tags.items():
+        if value is None:
+            delete_tag(con, experiment_id, key, now)
+        else:
+            set_tag(con, experiment_id, key, value, now)

@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ... import validation
 from ...entities import Cell, Dataset, DatasetInput, Run, RunData, RunInfo, RunStatus
 from ...errors import ErrorCode, MltrackError
+from .. import rules
 from . import experiments
 
 # A run id names a folder under the artifact root, so it is kept to a safe alphabet.
@@ -206,3 +208,36 @@ def artifact_index(con: Any, run_id: str) -> dict[str, tuple]:
             "SELECT path, size, media_type, cell_id FROM artifacts WHERE run_id = ?", [run_id]
         ).fetchall()
     }
+
+
+def set_tags(con: Any, run_id: str, tags: dict[str, str | None]) -> None:
+    """Set (None: delete) tags of a run, inside the caller's transaction."""
+    for key, value in tags.items():
+        if value is None:
+            con.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", [run_id, key])
+        else:
+            con.execute("INSERT OR REPLACE INTO tags VALUES (?, ?, ?, NULL)", [run_id, key, value])
+
+
+LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+
+
+def append_model_record(con: Any, run_id: str, model: dict[str, Any]) -> None:
+    """Append to the run's ``mlflow.log-model.history`` tag, inside the caller's transaction."""
+    row = require(con, run_id)
+    if row[7] != "active":  # lifecycle_stage, in RUN_COLUMNS order
+        raise rules.deleted_run_error(run_id, "logging a model to it")
+    found = con.execute(
+        "SELECT value FROM tags WHERE run_id = ? AND key = ?", [run_id, LOG_MODEL_HISTORY_TAG]
+    ).fetchone()
+    try:
+        history = json.loads(found[0]) if found else []
+    except ValueError:
+        history = []  # a hand-written tag that is not JSON: start a fresh history
+    if not isinstance(history, list):
+        history = []
+    history.append(model)
+    value = validation.tag_value_to_str(LOG_MODEL_HISTORY_TAG, json.dumps(history))
+    con.execute(
+        "INSERT OR REPLACE INTO tags VALUES (?, ?, ?, NULL)", [run_id, LOG_MODEL_HISTORY_TAG, value]
+    )

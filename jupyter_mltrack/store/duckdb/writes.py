@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...entities import Cell, RunStatus
-from ...errors import ErrorCode, MltrackError
+from ...errors import MltrackError
+from .. import rules
 from ..batch import ParamRow, TagRow, WriteBatch
 
 _METRIC_NAMES = ["run_id", "key", "value", "step", "timestamp", "cell_id"]
@@ -89,24 +90,10 @@ def _check_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[
         return
     if not skip_invalid:
         run_id, stage = next(iter(bad.items()))
-        if stage is None:
-            raise MltrackError(f"no run with id {run_id!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
-        raise MltrackError(
-            f"run {run_id!r} is deleted; restore it before logging to it", ErrorCode.INVALID_STATE
-        )
+        rules.check_run_writable(run_id, stage)  # raises: the run is missing or deleted
     for run_id, stage in bad.items():
         warnings.append(f"dropped data for run {run_id!r}: it is {stage or 'missing'}")
-    for attr in (
-        "metrics",
-        "metric_series",
-        "params",
-        "tags",
-        "artifacts",
-        "inputs",
-        "run_updates",
-    ):
-        setattr(batch, attr, [row for row in getattr(batch, attr) if row[0] not in bad])
-    batch.cells = [c for c in batch.cells if c.run_id not in bad]
+    batch.drop_runs(bad)
 
 
 def _check_params(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[str]) -> None:
@@ -121,8 +108,8 @@ def _check_params(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: lis
         if old is None:
             seen[(row[0], row[1])] = row[2]
             unique.append(row)
-        elif old != row[2]:
-            conflicts.append(f"param {row[1]!r} of run {row[0]!r}: {old!r} then {row[2]!r}")
+        elif old != row.value:
+            conflicts.append(rules.param_conflict(row.run_id, row.key, old, row.value))
     import pyarrow as pa
 
     table = _arrow(unique, ["run_id", "key", "value", "cell_id"], [pa.string()] * 4)
@@ -137,10 +124,7 @@ def _check_params(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: lis
     stored = {(r[0], r[1]) for r in existing}
     for run_id, key, old_value, new_value in existing:
         if old_value != new_value:
-            conflicts.append(
-                f"param {key!r} of run {run_id!r} is {old_value!r}; cannot change it to "
-                f"{new_value!r} (params are immutable, log a new key instead)"
-            )
+            conflicts.append(rules.param_conflict(run_id, key, old_value, new_value))
     if conflicts and not skip_invalid:
         raise MltrackError(conflicts[0])
     warnings.extend(f"dropped {c}" for c in conflicts)
@@ -154,9 +138,6 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
     warnings: list[str] = []
     _check_runs(con, batch, skip_invalid, warnings)
     _check_params(con, batch, skip_invalid, warnings)
-    for _, status, _ in batch.run_updates:
-        if status not in RunStatus.ALL:
-            raise MltrackError(f"run status must be one of {', '.join(RunStatus.ALL)}")
 
     if batch.metrics or batch.metric_series:
         table = _metrics_table(batch)

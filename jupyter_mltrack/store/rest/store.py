@@ -16,6 +16,7 @@ imports ``requests`` and ``pyarrow`` only when they are first needed.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 import threading
@@ -38,10 +39,9 @@ from ...entities import (
 )
 from ...errors import ErrorCode, MltrackError
 from ...validation import check_artifact_path
+from .. import rules
 from ..contract import AbstractStore, WriteBatch
 from ..discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
-from ..duckdb.lineage_queries import ITEM_FIELDS, check_cell_id, check_item
-from ..duckdb.reads import check_max_results
 from .registry_methods import RestRegistryMixin
 
 CONNECT_TIMEOUT_S = 5.0
@@ -104,8 +104,35 @@ def _cell(data: dict[str, Any]) -> Cell:
 
 
 def _dumps(data: Any) -> bytes:
-    # NaN and infinities go as Python's bare NaN/Infinity tokens, which the server reads back
-    return json.dumps(data, allow_nan=True, separators=(",", ":")).encode("utf-8")
+    # Strict JSON: a NaN that reached here unconverted is a bug, not something to send as a
+    # bare token (see wire_batch and openapi.yaml for the one wire form of non-finite numbers)
+    return json.dumps(data, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+_NON_FINITE_TEXT = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def _wire_number(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else _NON_FINITE_TEXT[value]
+
+
+def wire_batch(batch: WriteBatch) -> dict[str, Any]:
+    """A batch as the server's ``/batches`` route takes it: NaN and ±inf as strings.
+
+    The one wire form of non-finite numbers, both ways (openapi.yaml): "NaN", "Infinity",
+    "-Infinity". Series are checked as a whole first, so a finite history costs one pass.
+    """
+    import numpy as np
+
+    data = batch.to_json()
+    data["metrics"] = [[*row[:2], _wire_number(row[2]), *row[3:]] for row in data["metrics"]]
+    for row in data["metric_series"]:
+        values = row[3]
+        if values and not np.isfinite(np.asarray(values, dtype=np.float64)).all():
+            row[3] = [_wire_number(v) for v in values]
+    return data
 
 
 def _path_arg(value: str) -> str:
@@ -274,16 +301,16 @@ class RestStore(RestRegistryMixin, AbstractStore):
         return pa.ipc.open_stream(content).read_all()
 
     # experiments -------------------------------------------------------------------------------
-    def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    def _create_experiment(
+        self, name: str, artifact_location: str | None, tags: dict[str, str]
     ) -> str:
-        body = {"name": name, "artifact_location": artifact_location, "tags": dict(tags or {})}
+        body = {"name": name, "artifact_location": artifact_location, "tags": tags}
         return str(self._send("POST", "/experiments", body)["experiment"]["experiment_id"])
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        return _experiment(self._get(f"/experiments/{_path_arg(str(experiment_id))}")["experiment"])
+    def _get_experiment(self, experiment_id: str) -> Experiment:
+        return _experiment(self._get(f"/experiments/{_path_arg(experiment_id)}")["experiment"])
 
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
+    def _get_experiment_by_name(self, name: str) -> Experiment | None:
         try:
             return _experiment(self._get("/experiment-by-name", name=name)["experiment"])
         except MltrackError as exc:
@@ -291,15 +318,14 @@ class RestStore(RestRegistryMixin, AbstractStore):
                 return None
             raise
 
-    def search_experiments(
+    def _search_experiments(
         self,
-        view_type: str = "ACTIVE_ONLY",
-        filter_string: str | None = None,
-        max_results: int = 1000,
-        order_by: list[str] | None = None,
-        page_token: str | None = None,
+        view_type: str,
+        filter_string: str | None,
+        max_results: int,
+        order_by: list[str] | None,
+        page_token: str | None,
     ) -> tuple[list[Experiment], str | None]:
-        check_max_results(max_results)
         data = self._get(
             "/experiments",
             view_type=view_type,
@@ -310,38 +336,37 @@ class RestStore(RestRegistryMixin, AbstractStore):
         )
         return [_experiment(e) for e in data["experiments"]], data.get("next_page_token")
 
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        self._send("PATCH", f"/experiments/{_path_arg(str(experiment_id))}", {"name": new_name})
+    def _update_experiment(
+        self, experiment_id: str, name: str | None, tags: dict[str, str | None]
+    ) -> None:
+        body: dict[str, Any] = {"tags": tags}
+        if name is not None:
+            body["name"] = name
+        self._send("PATCH", f"/experiments/{_path_arg(experiment_id)}", body)
 
-    def delete_experiment(self, experiment_id: str) -> None:
-        self._send("DELETE", f"/experiments/{_path_arg(str(experiment_id))}")
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._send("POST", f"/experiments/{_path_arg(str(experiment_id))}/restore")
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        self._send("PATCH", f"/experiments/{_path_arg(str(experiment_id))}", {"tags": {key: value}})
-
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        self._send("PATCH", f"/experiments/{_path_arg(str(experiment_id))}", {"tags": {key: None}})
+    def _set_experiment_lifecycle(self, experiment_id: str, stage: str) -> None:
+        if stage == "deleted":
+            self._send("DELETE", f"/experiments/{_path_arg(experiment_id)}")
+        else:
+            self._send("POST", f"/experiments/{_path_arg(experiment_id)}/restore")
 
     # runs --------------------------------------------------------------------------------------
-    def create_run(
+    def _create_run(
         self,
         experiment_id: str,
-        run_name: str | None,
+        run_name: str,
         user_id: str | None,
         start_time: int,
         tags: dict[str, str],
-        parent_run_id: str | None = None,
-        run_id: str | None = None,
+        parent_run_id: str | None,
+        run_id: str,
     ) -> Run:
         body = {
-            "experiment_id": str(experiment_id),
+            "experiment_id": experiment_id,
             "run_name": run_name,
             "user_id": user_id,
             "start_time": start_time,
-            "tags": dict(tags),
+            "tags": tags,
             "parent_run_id": parent_run_id,
             "run_id": run_id,
         }
@@ -349,39 +374,43 @@ class RestStore(RestRegistryMixin, AbstractStore):
             self._send("POST", "/runs", {k: v for k, v in body.items() if v is not None})["run"]
         )
 
-    def get_run(self, run_id: str) -> Run:
+    def _get_run(self, run_id: str) -> Run:
         return _run(self._get(f"/runs/{_path_arg(run_id)}")["run"])
 
-    def update_run(
+    def _update_run(
         self,
         run_id: str,
-        status: str | None = None,
-        end_time: int | None = None,
-        run_name: str | None = None,
+        status: str | None,
+        end_time: int | None,
+        run_name: str | None,
+        tags: dict[str, str | None],
     ) -> Run:
         body = {"status": status, "end_time": end_time, "run_name": run_name}
-        changes = {k: v for k, v in body.items() if v is not None}
+        changes: dict[str, Any] = {k: v for k, v in body.items() if v is not None}
+        if tags:
+            changes["tags"] = tags
         return _run(self._send("PATCH", f"/runs/{_path_arg(run_id)}", changes)["run"])
 
-    def delete_run(self, run_id: str) -> None:
-        self._send("DELETE", f"/runs/{_path_arg(run_id)}")
+    def _set_run_lifecycle(self, run_id: str, stage: str) -> None:
+        if stage == "deleted":
+            self._send("DELETE", f"/runs/{_path_arg(run_id)}")
+        else:
+            self._send("POST", f"/runs/{_path_arg(run_id)}/restore")
 
-    def restore_run(self, run_id: str) -> None:
-        self._send("POST", f"/runs/{_path_arg(run_id)}/restore")
-
-    def write_batch(self, batch: WriteBatch, skip_invalid: bool = False) -> list[str]:
-        if not len(batch):
-            return []
+    def _write_batch(self, batch: WriteBatch, skip_invalid: bool) -> list[str]:
         answer = self._send(
             "POST",
             "/batches",
-            batch.to_json(),
+            wire_batch(batch),
             skip_invalid="true" if skip_invalid else "false",
         )
         return list(answer["warnings"])
 
+    def _append_logged_model_record(self, run_id: str, model: dict[str, Any]) -> None:
+        self._send("POST", f"/runs/{_path_arg(run_id)}/logged-model-records", {"model": model})
+
     # reads -------------------------------------------------------------------------------------
-    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
+    def _get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         table = self._arrow(f"/runs/{_path_arg(run_id)}/metric-history", key=key, format="arrow")
         return MetricHistory(
             key,
@@ -390,16 +419,15 @@ class RestStore(RestRegistryMixin, AbstractStore):
             table.column("timestamp").to_numpy(),
         )
 
-    def search_runs(
+    def _search_runs(
         self,
         experiment_ids: list[str],
-        filter_string: str | None = None,
-        view_type: str = "ACTIVE_ONLY",
-        max_results: int = 1000,
-        order_by: list[str] | None = None,
-        page_token: str | None = None,
+        filter_string: str | None,
+        view_type: str,
+        max_results: int,
+        order_by: list[str] | None,
+        page_token: str | None,
     ) -> tuple[list[Run], str | None]:
-        check_max_results(max_results)
         data = self._get(
             "/run-search",
             experiment_id=_ids(experiment_ids),
@@ -411,15 +439,14 @@ class RestStore(RestRegistryMixin, AbstractStore):
         )
         return [_run(r) for r in data["runs"]], data.get("next_page_token")
 
-    def search_runs_frame(
+    def _search_runs_frame(
         self,
         experiment_ids: list[str],
-        filter_string: str | None = None,
-        view_type: str = "ACTIVE_ONLY",
-        max_results: int = 100_000,
-        order_by: list[str] | None = None,
+        filter_string: str | None,
+        view_type: str,
+        max_results: int,
+        order_by: list[str] | None,
     ) -> Any:
-        check_max_results(max_results)
         table = self._arrow(
             "/run-frame",
             experiment_id=_ids(experiment_ids),
@@ -430,24 +457,20 @@ class RestStore(RestRegistryMixin, AbstractStore):
         )
         return table.to_pandas()
 
-    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
-        data = self._get(f"/runs/{_path_arg(run_id)}/artifacts", path=check_artifact_path(path))
+    def _list_artifacts(self, run_id: str, path: str) -> list[ArtifactInfo]:
+        data = self._get(f"/runs/{_path_arg(run_id)}/artifacts", path=path)
         return [ArtifactInfo(**entry) for entry in data["files"]]
 
-    def get_cells(self, run_id: str) -> list[Cell]:
+    def _get_cells(self, run_id: str) -> list[Cell]:
         return [_cell(c) for c in self._get(f"/runs/{_path_arg(run_id)}/cells")["cells"]]
 
-    def get_logged_items(self, run_id: str, cell_id: str | None = None) -> list[tuple]:
-        # checked here too: an empty cell id would otherwise be dropped from the query string
-        # and silently widen the answer to every cell
-        cell_id = check_cell_id(cell_id)
+    def _get_logged_items(self, run_id: str, cell_id: str | None) -> list[tuple]:
         data = self._get(f"/runs/{_path_arg(run_id)}/items", cell_id=cell_id)
-        return [tuple(item[name] for name in ITEM_FIELDS) for item in data["items"]]
+        return [tuple(item[name] for name in rules.ITEM_FIELDS) for item in data["items"]]
 
-    def get_item_cell(
-        self, run_id: str, kind: str, key: str, step: int | None = None
+    def _get_item_cell(
+        self, run_id: str, kind: str, key: str, step: int | None
     ) -> tuple[bool, Cell | None]:
-        kind, key, step = check_item(kind, key, step)
         data = self._get(f"/runs/{_path_arg(run_id)}/item-cell", kind=kind, key=key, step=step)
         cell = data.get("cell")
         return bool(data["found"]), (None if cell is None else _cell(cell))
@@ -459,15 +482,10 @@ class RestStore(RestRegistryMixin, AbstractStore):
         ).json()
         return answer["path"], answer["size"], answer["media_type"]
 
-    def save_artifact_files(
-        self, run_id: str, local_path: Path, artifact_path: str | None
+    def _save_artifact_files(
+        self, run_id: str, local_path: Path, artifact_path: str
     ) -> list[tuple[str, int, str]]:
-        local = Path(local_path)
-        if not local.exists():
-            raise MltrackError(
-                f"cannot log artifact: {local} does not exist", ErrorCode.RESOURCE_DOES_NOT_EXIST
-            )
-        folder = check_artifact_path(artifact_path)
+        local, folder = local_path, artifact_path
         if local.is_dir():
             files = sorted(p for p in local.rglob("*") if p.is_file())
             pairs = [(p, p.relative_to(local).as_posix()) for p in files]
@@ -480,11 +498,8 @@ class RestStore(RestRegistryMixin, AbstractStore):
                 written.append(self._upload(run_id, check_artifact_path(rel), fh))
         return written
 
-    def save_artifact_bytes(self, run_id: str, path: str, data: bytes) -> tuple[str, int, str]:
-        rel = check_artifact_path(path)
-        if not rel:
-            raise MltrackError("artifact file name must not be empty")
-        return self._upload(run_id, rel, data)
+    def _save_artifact_bytes(self, run_id: str, path: str, data: bytes) -> tuple[str, int, str]:
+        return self._upload(run_id, path, data)
 
     def _cache_dir(self) -> Path:
         with self._cache_lock:
@@ -503,9 +518,9 @@ class RestStore(RestRegistryMixin, AbstractStore):
             for chunk in response.iter_content(_UPLOAD_CHUNK):
                 fh.write(chunk)
 
-    def artifact_file(self, run_id: str, path: str) -> Path:
+    def _artifact_file(self, run_id: str, path: str) -> Path:
         """A local copy of an artifact file, or of a folder's files, downloaded now."""
-        rel = check_artifact_path(path)
+        rel = path
         files = self._get(f"/runs/{_path_arg(run_id)}/artifacts", path=rel, recursive="true")[
             "files"
         ]
@@ -523,10 +538,10 @@ class RestStore(RestRegistryMixin, AbstractStore):
         return target
 
     # housekeeping ------------------------------------------------------------------------------
-    def info(self) -> dict[str, Any]:
+    def _info(self) -> dict[str, Any]:
         return {**self._get("/info"), "server_url": self._address.url}
 
-    def gc(self, older_than_ms: int | None = None) -> dict[str, Any]:
+    def _gc(self, older_than_ms: int | None) -> dict[str, Any]:
         result: dict[str, Any] = self._send("POST", "/gc", {"older_than_ms": older_than_ms})
         return result
 
@@ -537,10 +552,8 @@ def _is_loopback(url: str) -> bool:
     return urlsplit(url).netloc.rsplit(":", 1)[0] in _LOOPBACK
 
 
-def _ids(experiment_ids: Any) -> list[str]:
-    if not isinstance(experiment_ids, (list, tuple)):
-        raise MltrackError(f"experiment_ids must be a list, got {experiment_ids!r}")
-    return [str(e) for e in experiment_ids]
+def _ids(experiment_ids: list[str]) -> list[str]:
+    return list(experiment_ids)
 
 
 def _params(params: dict[str, Any]) -> dict[str, Any]:
