@@ -4,8 +4,9 @@ Every :class:`~jupyter_mltrack.store.registry_contract.AbstractRegistryStore` me
 here, which is what :class:`~jupyter_mltrack.store.rest.registry_methods.RestRegistryMixin`
 calls, so ``mlt.log_model`` and the registry work the same in a kernel that logs through the
 server.
-Handlers parse, call the store on a worker thread and serialise the entities as plain JSON
-objects (their dataclass fields); the checks live in the store.
+Handlers parse (JSON shapes and types), call the store on a worker thread and serialise the
+entities as plain JSON objects (their dataclass fields); the rules (names, versions, stages,
+aliases, page sizes) are the store's: :class:`AbstractRegistryStore` applies them for every face.
 
 Model names may hold almost any printable character, ``/`` included: clients percent-encode
 each path segment (``a%2Fb``) and tornado decodes the path arguments before they reach a verb.
@@ -21,19 +22,18 @@ from typing import Any
 from tornado import web
 
 from ..errors import MltrackError
-from ..validation import check_key, check_name
+from ..validation import check_name
 from . import parsing
 from .handlers import NativeHandler
 
 
 def _string_map(value: Any, what: str) -> dict[str, str]:
-    """A ``{key: "value"}`` object (params of a logged model)."""
+    """A ``{key: "value"}`` object (params of a logged model); the store checks the keys."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise MltrackError(f"{what} must be an object of key: value, got {value!r}")
     for key, text in value.items():
-        check_key(key, f"{what} key")
         if not isinstance(text, str):
             raise MltrackError(f"{what} {key!r} value must be a string, got {text!r}")
     return value
@@ -106,7 +106,7 @@ class LoggedModelsHandler(RegistryHandler):
         model = await self.call(
             self.store.create_logged_model,
             parsing.experiment_id(body.get("experiment_id", "0")),
-            check_name(body.get("name"), "model name"),
+            body.get("name"),
             source_run_id=parsing.optional_str(body, "source_run_id"),
             model_type=parsing.optional_str(body, "model_type"),
             params=_string_map(body.get("params"), "param"),
@@ -189,7 +189,7 @@ class RegisteredModelsHandler(RegistryHandler):
         parsing.known_fields(body, ("name", "tags", "description"))
         model = await self.call(
             self.store.create_registered_model,
-            check_name(body.get("name"), "registered model name"),
+            body.get("name"),
             tags=parsing.tag_map(body.get("tags")),
             description=self.description(body),
             user=self.acting_user(),
@@ -212,6 +212,8 @@ class RegisteredModelHandler(RegistryHandler):
         tags = parsing.tag_map(body.get("tags"), allow_delete=True)
         new_name = body.get("new_name")
         if new_name is not None:
+            # the store's rule, applied before the description and tags change: a bad new name
+            # must leave the model as it was
             check_name(new_name, "registered model name")
         user = self.acting_user()
         if "description" in body:
@@ -263,7 +265,7 @@ class ModelVersionsHandler(RegistryHandler):
         version = await self.call(
             self.store.create_model_version,
             name,
-            check_name(body.get("source"), "model version source"),
+            body.get("source"),
             run_id=parsing.optional_str(body, "run_id"),
             tags=parsing.tag_map(body.get("tags")),
             run_link=parsing.optional_str(body, "run_link"),

@@ -2,7 +2,8 @@
 
 ``mlflow.<flavor>.log_model`` always goes through these: create the logged model, link it to the
 run (``runs/outputs``), upload its files under the model's ``mlflow-artifacts:/`` URI, mark it
-READY, and tag it with its registered versions.
+READY, and tag it with its registered versions. Handlers read MLflow's fields (and its
+defaults); the rules (names, keys, statuses, page sizes) are the store's.
 """
 
 from __future__ import annotations
@@ -13,25 +14,20 @@ from tornado import web
 
 from ... import artifacts as artifact_files
 from ...errors import MltrackError
+from ...store.registry_rules import LOGGED_MODEL_STATUSES as STATUSES
 from ...store.rules import generate_name
-from ...validation import check_artifact_path, check_key, check_name, param_value_to_str
+from ...validation import check_artifact_path
 from . import serialise
 from .fields import Fields
 from .handler import MlflowHandler
 
-STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
-STATUS_NUMBERS = {1: STATUSES[0], 2: STATUSES[1], 3: STATUSES[2]}
-DEFAULT_MAX_RESULTS = 100
-MAX_RESULTS_LIMIT = 1000
+STATUS_NUMBERS = {1: STATUSES[0], 2: STATUSES[1], 3: STATUSES[2]}  # MLflow's enum numbers
+DEFAULT_MAX_RESULTS = 100  # MLflow's default page size (the limit is the store's)
 
 
 def params_of(f: Fields, name: str = "params") -> dict[str, str]:
-    """A list of ``{key, value}`` params as a dict, checked."""
-    out: dict[str, str] = {}
-    for item in f.objects(name):
-        key = check_key(item.required_string("key"), "param key")
-        out[key] = param_value_to_str(key, item.string("value", ""))
-    return out
+    """A list of ``{key, value}`` params as a dict (the store checks keys and values)."""
+    return {item.required_string("key"): item.string("value") or "" for item in f.objects(name)}
 
 
 def order_by_clauses(f: Fields) -> list[str] | None:
@@ -54,7 +50,7 @@ class CreateLoggedModel(LoggedModelHandler):
         """Create a PENDING logged model in an experiment."""
         f = self.fields()
         experiment_id = f.required_string("experiment_id")
-        name = check_name(f.string("name") or generate_name(), "model name")
+        name = f.string("name") or generate_name()
         model = await self.call(
             self.store.create_logged_model,
             experiment_id=experiment_id,
@@ -102,7 +98,7 @@ class LoggedModelTag(MlflowHandler):
     @web.authenticated
     async def delete(self, model_id: str, key: str) -> None:
         """Remove one tag of a logged model."""
-        await self.call(self.store.delete_logged_model_tag, model_id, check_key(key, "tag key"))
+        await self.call(self.store.delete_logged_model_tag, model_id, key)
         self.ok()
 
 
@@ -120,18 +116,13 @@ class SearchLoggedModels(MlflowHandler):
         """Logged models of some experiments matching a filter; ``list_artifacts`` of a run
         calls this too, with ``name = '<first path segment>'``."""
         f = self.fields()
-        max_results = f.integer("max_results", DEFAULT_MAX_RESULTS)
-        if max_results is None or not 1 <= max_results <= MAX_RESULTS_LIMIT:
-            raise MltrackError(
-                f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results}"
-            )
         for dataset in f.objects("datasets"):
             dataset.required_string("dataset_name")
         items, token = await self.call(
             self.store.search_logged_models,
             experiment_ids=f.strings("experiment_ids"),
             filter_string=f.string("filter") or None,
-            max_results=max_results,
+            max_results=f.integer("max_results", DEFAULT_MAX_RESULTS),
             order_by=order_by_clauses(f),
             page_token=f.string("page_token") or None,
         )

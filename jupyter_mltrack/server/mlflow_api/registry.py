@@ -1,45 +1,24 @@
 """MLflow's model registry routes: registered models, versions, stages, aliases, tags.
 
 Every change is made in the store's name of the Jupyter user who sent the request, so the
-registry's history says who moved which alias to which version.
+registry's history says who moved which alias to which version. Handlers read MLflow's fields
+(and its defaults); the rules (names, versions, aliases, page sizes) are the store's, the same
+for this API, the native one and Python.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tornado import web
 
 from ...errors import MltrackError
-from ...validation import check_key, check_name, tag_value_to_str
 from . import serialise
 from .handler import MlflowHandler
 
-# MLflow's defaults and limits for registry searches
+# MLflow's default page sizes for registry searches (the limits are the store's)
 MODELS_DEFAULT_MAX_RESULTS = 100
-MODELS_MAX_RESULTS = 1000
 VERSIONS_DEFAULT_MAX_RESULTS = 10_000
-VERSIONS_MAX_RESULTS = 200_000
-_ALIAS_RE = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
-
-
-def check_alias(alias: str) -> str:
-    """An alias: letters, digits, ``_`` and ``-``; not ``latest`` or ``v<number>``, which
-    ``models:/name@…`` URIs would read as something else."""
-    if not _ALIAS_RE.match(alias):
-        raise MltrackError(
-            f"alias {alias!r} may hold only letters, digits, '_' and '-' (at most 255)"
-        )
-    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
-        raise MltrackError(f"alias {alias!r} is reserved (it reads as a version reference)")
-    return alias
-
-
-def _max_results(value: int | None, limit: int) -> int:
-    if value is None or not 1 <= value <= limit:
-        raise MltrackError(f"max_results must be between 1 and {limit}, got {value}")
-    return value
 
 
 class RegistryHandler(MlflowHandler):
@@ -48,7 +27,7 @@ class RegistryHandler(MlflowHandler):
         return self.acting_user()
 
     def name(self) -> str:
-        return check_name(self.fields().required_string("name"), "registered model name")
+        return self.fields().required_string("name")
 
 
 # registered models -----------------------------------------------------------------------------
@@ -57,7 +36,7 @@ class CreateRegisteredModel(RegistryHandler):
     async def post(self) -> None:
         """Create a registered model (RESOURCE_ALREADY_EXISTS if the name is taken)."""
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
+        name = f.required_string("name")
         model = await self.call(
             self.store.create_registered_model,
             name=name,
@@ -81,7 +60,7 @@ class UpdateRegisteredModel(RegistryHandler):
     async def patch(self) -> None:
         """Set a registered model's description."""
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
+        name = f.required_string("name")
         model = await self.call(
             self.store.update_registered_model,
             name=name,
@@ -96,8 +75,8 @@ class RenameRegisteredModel(RegistryHandler):
     async def post(self) -> None:
         """Rename a registered model (its versions, tags and aliases follow)."""
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
-        new_name = check_name(f.required_string("new_name"), "registered model name")
+        name = f.required_string("name")
+        new_name = f.required_string("new_name")
         model = await self.call(
             self.store.rename_registered_model, name=name, new_name=new_name, user=self.user()
         )
@@ -117,12 +96,11 @@ class SetRegisteredModelTag(RegistryHandler):
     async def post(self) -> None:
         """Set one tag of a registered model."""
         f = self.fields()
-        key = check_key(f.required_string("key"), "tag key")
         await self.call(
             self.store.set_registered_model_tag,
             name=self.name(),
-            key=key,
-            value=tag_value_to_str(key, f.string("value", "")),
+            key=f.required_string("key"),
+            value=f.string("value", ""),
             user=self.user(),
         )
         self.ok()
@@ -132,7 +110,7 @@ class DeleteRegisteredModelTag(RegistryHandler):
     @web.authenticated
     async def delete(self) -> None:
         """Remove one tag of a registered model."""
-        key = check_key(self.fields().required_string("key"), "tag key")
+        key = self.fields().required_string("key")
         await self.call(
             self.store.delete_registered_model_tag, name=self.name(), key=key, user=self.user()
         )
@@ -147,9 +125,7 @@ class SearchRegisteredModels(RegistryHandler):
         items, token = await self.call(
             self.store.search_registered_models,
             filter_string=f.string("filter") or None,
-            max_results=_max_results(
-                f.integer("max_results", MODELS_DEFAULT_MAX_RESULTS), MODELS_MAX_RESULTS
-            ),
+            max_results=f.integer("max_results", MODELS_DEFAULT_MAX_RESULTS),
             order_by=f.strings("order_by") or None,
             page_token=f.string("page_token") or None,
         )
@@ -164,7 +140,7 @@ class SearchRegisteredModels(RegistryHandler):
 class GetLatestVersions(RegistryHandler):
     async def _latest(self) -> None:
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
+        name = f.required_string("name")
         versions = await self.call(
             self.store.get_latest_versions, name=name, stages=f.strings("stages") or None
         )
@@ -186,8 +162,8 @@ class RegisteredModelAlias(RegistryHandler):
     async def post(self) -> None:
         """Point an alias at a version (moving it if it pointed elsewhere)."""
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
-        alias = check_alias(f.required_string("alias"))
+        name = f.required_string("name")
+        alias = f.required_string("alias")
         version = f.required_string("version")
         await self.call(
             self.store.set_registered_model_alias,
@@ -202,7 +178,7 @@ class RegisteredModelAlias(RegistryHandler):
     async def delete(self) -> None:
         """Remove an alias."""
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
+        name = f.required_string("name")
         alias = f.required_string("alias")
         await self.call(
             self.store.delete_registered_model_alias, name=name, alias=alias, user=self.user()
@@ -213,7 +189,7 @@ class RegisteredModelAlias(RegistryHandler):
     async def get(self) -> None:
         """The version an alias points at (an unknown alias: INVALID_PARAMETER_VALUE)."""
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
+        name = f.required_string("name")
         version = await self.call(
             self.store.get_model_version_by_alias, name=name, alias=f.required_string("alias")
         )
@@ -224,7 +200,7 @@ class RegisteredModelAlias(RegistryHandler):
 class VersionHandler(RegistryHandler):
     def name_version(self) -> tuple[str, str]:
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
+        name = f.required_string("name")
         version = f.string("version")
         if version is None and f.integer("version") is not None:
             version = str(f.integer("version"))
@@ -238,7 +214,7 @@ class CreateModelVersion(VersionHandler):
     async def post(self) -> None:
         """Register a new version of a model from a source (``models:/m-…``, ``runs:/…``)."""
         f = self.fields()
-        name = check_name(f.required_string("name"), "registered model name")
+        name = f.required_string("name")
         source = f.required_string("source")
         # log_model sends the logged model but no run: the store fills in the model's run
         version = await self.call(
@@ -298,9 +274,7 @@ class SearchModelVersions(RegistryHandler):
         items, token = await self.call(
             self.store.search_model_versions,
             filter_string=f.string("filter") or None,
-            max_results=_max_results(
-                f.integer("max_results", VERSIONS_DEFAULT_MAX_RESULTS), VERSIONS_MAX_RESULTS
-            ),
+            max_results=f.integer("max_results", VERSIONS_DEFAULT_MAX_RESULTS),
             order_by=f.strings("order_by") or None,
             page_token=f.string("page_token") or None,
         )
@@ -333,13 +307,12 @@ class SetModelVersionTag(VersionHandler):
         """Set one tag of a version."""
         name, version = self.name_version()
         f = self.fields()
-        key = check_key(f.required_string("key"), "tag key")
         await self.call(
             self.store.set_model_version_tag,
             name=name,
             version=version,
-            key=key,
-            value=tag_value_to_str(key, f.string("value", "")),
+            key=f.required_string("key"),
+            value=f.string("value", ""),
             user=self.user(),
         )
         self.ok()
@@ -350,7 +323,7 @@ class DeleteModelVersionTag(VersionHandler):
     async def delete(self) -> None:
         """Remove one tag of a version."""
         name, version = self.name_version()
-        key = check_key(self.fields().required_string("key"), "tag key")
+        key = self.fields().required_string("key")
         await self.call(
             self.store.delete_model_version_tag,
             name=name,

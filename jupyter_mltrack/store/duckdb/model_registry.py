@@ -1,7 +1,9 @@
 """SQL for the model registry: registered models, versions, stages, aliases, reviews, history.
 
 Every change writes a row to ``registry_events`` in the same transaction, so the history of a
-model (who moved which alias to which version, when) can always be read back.
+model (who moved which alias to which version, when) can always be read back. Arguments arrive
+checked by :class:`~..registry_contract.AbstractRegistryStore` (versions as ints, stages in
+MLflow's spelling); what is decided here is what only the data can tell.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...entities import Approval, ModelStage, ModelVersion, RegisteredModel, RegistryEvent
+from ...entities import ModelStage, ModelVersion, RegisteredModel, RegistryEvent
 from ...errors import ErrorCode, MltrackError
 from .. import paging
 from .registry_search import (
@@ -23,26 +25,6 @@ _VERSION_COLUMNS = (
     "name, version, creation_time, last_update_time, description, user_id, stage, source, "
     "run_id, run_link, model_id, status, approval"
 )
-
-
-def canonical_stage(stage: Any) -> str:
-    """A stage name in MLflow's spelling; matched case-insensitively."""
-    if isinstance(stage, str):
-        for known in ModelStage.ALL:
-            if stage.strip().lower() == known.lower():
-                return known
-    raise MltrackError(f"stage must be one of {', '.join(ModelStage.ALL)}, got {stage!r}")
-
-
-def parse_version(version: Any) -> int:
-    """A version number from an int or a decimal string ("3")."""
-    try:
-        number = int(str(version))
-    except (TypeError, ValueError):
-        raise MltrackError(f"model version must be a positive integer, got {version!r}") from None
-    if number < 1:
-        raise MltrackError(f"model version must be a positive integer, got {version!r}")
-    return number
 
 
 def record(
@@ -67,8 +49,6 @@ def _touch(con: Any, name: str, now: int) -> None:
 
 # registered models -------------------------------------------------------------------------
 def require_model(con: Any, name: str) -> tuple:
-    if not isinstance(name, str) or not name:
-        raise MltrackError(f"registered model name must be a non-empty string, got {name!r}")
     row = con.execute(
         "SELECT name, creation_time, last_update_time, description FROM registered_models "
         "WHERE name = ?",
@@ -237,22 +217,21 @@ def _versions(con: Any, rows: list[tuple]) -> list[ModelVersion]:
     return [out[k] for k in keys]
 
 
-def require_version(con: Any, name: str, version: Any) -> tuple:
+def require_version(con: Any, name: str, version: int) -> tuple:
     require_model(con, name)
-    number = parse_version(version)
     row = con.execute(
         f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE name = ? AND version = ?",
-        [name, number],
+        [name, version],
     ).fetchone()
     if row is None:
         raise MltrackError(
-            f"registered model {name!r} has no version {number}",
+            f"registered model {name!r} has no version {version}",
             ErrorCode.RESOURCE_DOES_NOT_EXIST,
         )
     return row
 
 
-def get_version(con: Any, name: str, version: Any) -> ModelVersion:
+def get_version(con: Any, name: str, version: int) -> ModelVersion:
     return _versions(con, [require_version(con, name, version)])[0]
 
 
@@ -298,7 +277,7 @@ def create_version(
 
 
 def update_version(
-    con: Any, name: str, version: Any, description: str | None, user: str | None, now: int
+    con: Any, name: str, version: int, description: str | None, user: str | None, now: int
 ) -> None:
     old = require_version(con, name, version)
     con.execute(
@@ -309,7 +288,7 @@ def update_version(
     record(con, now, user, name, old[1], "update_description", old=old[4], new=description)
 
 
-def delete_version(con: Any, name: str, version: Any, user: str | None, now: int) -> None:
+def delete_version(con: Any, name: str, version: int, user: str | None, now: int) -> None:
     row = require_version(con, name, version)
     for (alias,) in con.execute(
         "SELECT alias FROM model_aliases WHERE name = ? AND version = ?", [name, row[1]]
@@ -324,18 +303,17 @@ def delete_version(con: Any, name: str, version: Any, user: str | None, now: int
 def transition_stage(
     con: Any,
     name: str,
-    version: Any,
-    stage: Any,
+    version: int,
+    stage: str,
     archive_existing: bool,
     user: str | None,
     now: int,
 ) -> None:
     row = require_version(con, name, version)
-    new_stage = canonical_stage(stage)
-    if archive_existing and new_stage in (ModelStage.STAGING, ModelStage.PRODUCTION):
+    if archive_existing and stage in (ModelStage.STAGING, ModelStage.PRODUCTION):
         for (other,) in con.execute(
             "SELECT version FROM model_versions WHERE name = ? AND stage = ? AND version != ?",
-            [name, new_stage, row[1]],
+            [name, stage, row[1]],
         ).fetchall():
             con.execute(
                 "UPDATE model_versions SET stage = 'Archived', last_update_time = ? "
@@ -349,20 +327,20 @@ def transition_stage(
                 name,
                 other,
                 "transition_stage",
-                old=new_stage,
+                old=stage,
                 new=ModelStage.ARCHIVED,
                 reason=f"archived when version {row[1]} moved in",
             )
     con.execute(
         "UPDATE model_versions SET stage = ?, last_update_time = ? WHERE name = ? AND version = ?",
-        [new_stage, now, name, row[1]],
+        [stage, now, name, row[1]],
     )
     _touch(con, name, now)
-    record(con, now, user, name, row[1], "transition_stage", old=row[6], new=new_stage)
+    record(con, now, user, name, row[1], "transition_stage", old=row[6], new=stage)
 
 
 def set_version_tag(
-    con: Any, name: str, version: Any, key: str, value: str | None, user: str | None, now: int
+    con: Any, name: str, version: int, key: str, value: str | None, user: str | None, now: int
 ) -> None:
     row = require_version(con, name, version)
     if value is None:
@@ -379,7 +357,7 @@ def set_version_tag(
         record(con, now, user, name, row[1], "set_tag", key=key, value=value)
 
 
-def set_alias(con: Any, name: str, alias: str, version: Any, user: str | None, now: int) -> None:
+def set_alias(con: Any, name: str, alias: str, version: int, user: str | None, now: int) -> None:
     row = require_version(con, name, version)
     old = con.execute(
         "SELECT version FROM model_aliases WHERE name = ? AND alias = ?", [name, alias]
@@ -423,7 +401,7 @@ def version_by_alias(con: Any, name: str, alias: str) -> ModelVersion:
 
 def latest_versions(con: Any, name: str, stages: list[str] | None) -> list[ModelVersion]:
     require_model(con, name)
-    wanted = [canonical_stage(s) for s in stages] if stages else list(ModelStage.ALL)
+    wanted = stages or list(ModelStage.ALL)
     rows = con.execute(
         f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE name = ? "
         "AND list_contains(?, stage) "
@@ -452,7 +430,7 @@ def search_versions(
 def review(
     con: Any,
     name: str,
-    version: Any,
+    version: int,
     comment: str | None,
     approval: str | None,
     user: str | None,
@@ -461,8 +439,6 @@ def review(
     """A comment on a version, optionally with an approval decision, into the review trail."""
     row = require_version(con, name, version)
     if approval is not None:
-        if approval not in Approval.ALL:
-            raise MltrackError(f"approval must be one of {', '.join(Approval.ALL)}")
         con.execute(
             "UPDATE model_versions SET approval = ?, last_update_time = ? "
             "WHERE name = ? AND version = ?",
@@ -482,13 +458,13 @@ def review(
 
 
 def history(
-    con: Any, name: str, version: Any | None, kinds: list[str] | None
+    con: Any, name: str, version: int | None, kinds: list[str] | None
 ) -> list[RegistryEvent]:
     params: list[Any] = [name]
     where = "name = ?"
     if version is not None:
         where += " AND version = ?"
-        params.append(parse_version(version))
+        params.append(version)
     if kinds:
         where += " AND list_contains(?, kind)"
         params.append(kinds)
