@@ -270,6 +270,10 @@ def end_all_runs(status: str, reason: str) -> list[str]:
     that cannot be ended (deleted meanwhile, say) is logged as a warning and left off the
     stack, so the runs around it still end.
     """
+    if status not in RunStatus.TERMINAL:
+        raise MltrackError(
+            f"end status must be one of {', '.join(RunStatus.TERMINAL)}, got {status!r}"
+        )
     ended: list[str] = []
     with _state_lock:
         while _run_stack:
