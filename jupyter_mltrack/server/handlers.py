@@ -16,14 +16,16 @@ from tornado import web
 from .. import __version__
 from ..entities import Run, ViewType
 from ..errors import ErrorCode, MltrackError
+from ..store import rules
 from ..store.duckdb import lineage_queries, ui_queries
-from ..store.duckdb.reads import MAX_RESULTS_LIMIT
 from ..store.duckdb.store import DuckDBStore
 from ..validation import check_name
 from . import parsing
 from .base import MltrackHandler
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: rows in one page of the lab's runs table (a server-only query, which the store does not check)
+RUN_TABLE_MAX_RESULTS = 10_000
 
 
 def _now_ms() -> int:
@@ -61,8 +63,10 @@ class NativeHandler(MltrackHandler):
             self.query("view_type"), "view_type", ViewType.CHOICES, ViewType.ACTIVE_ONLY
         )
 
-    def page_size(self, default: int, maximum: int) -> int:
-        return parsing.integer(self.query("max_results"), "max_results", default, 1, maximum)
+    def max_results(self, default: int) -> int:
+        """The ``max_results`` argument as an integer (``default`` when absent); the store
+        checks its range, with one limit and one message for every face."""
+        return parsing.integer(self.query("max_results"), "max_results", default)
 
     def send_arrow(self, table: Any) -> None:
         """Send a pyarrow Table as an Arrow IPC stream."""
@@ -120,7 +124,7 @@ class ExperimentsHandler(NativeHandler):
             self.store.search_experiments,
             self.view_type(),
             self.query("filter"),
-            self.page_size(1000, MAX_RESULTS_LIMIT),
+            self.max_results(1000),
             self.get_query_arguments("order_by") or None,
             self.query("page_token"),
         )
@@ -212,7 +216,7 @@ class RunsHandler(NativeHandler):
             self.query("filter"),
             self.view_type(),
             self.get_query_arguments("order_by") or None,
-            self.page_size(100, 10_000),
+            rules.page_size(self.max_results(100), RUN_TABLE_MAX_RESULTS),
             self.query("page_token"),
             self.query_list("metric"),
             self.query_list("param"),
@@ -339,7 +343,7 @@ class RunSearchHandler(NativeHandler):
             self.experiment_ids(),
             self.query("filter"),
             self.view_type(),
-            self.page_size(1000, MAX_RESULTS_LIMIT),
+            self.max_results(1000),
             self.get_query_arguments("order_by") or None,
             self.query("page_token"),
         )
@@ -357,7 +361,7 @@ class RunFrameHandler(NativeHandler):
             self.experiment_ids(),
             self.query("filter"),
             self.view_type(),
-            self.page_size(100_000, MAX_RESULTS_LIMIT),
+            self.max_results(100_000),
             self.get_query_arguments("order_by") or None,
         )
         self.send_arrow(pa.Table.from_pandas(frame, preserve_index=False))

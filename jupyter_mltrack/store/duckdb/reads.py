@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ... import validation
 from ...entities import MetricHistory, Run
 from ...errors import MltrackError
-from .. import paging
+from .. import paging, rules
 from . import experiments, runs
-
-MAX_RESULTS_LIMIT = 1_000_000
 
 
 def metric_history(con: Any, run_id: str, key: str) -> MetricHistory:
@@ -47,8 +44,12 @@ def _where(
 
 
 def check_max_results(max_results: object) -> int:
-    """A run or experiment page size (at most :data:`MAX_RESULTS_LIMIT`)."""
-    return validation.check_max_results(max_results, MAX_RESULTS_LIMIT)
+    """The page-size check of :func:`.ui_queries.run_table`, which is not a store method.
+
+    The store's own searches are checked once, in :class:`~..contract.AbstractStore`; this goes
+    once the runs table checks its page size with :func:`.rules.page_size` itself.
+    """
+    return rules.page_size(max_results, rules.RUN_FRAME_MAX_RESULTS)
 
 
 def search_run_ids(
@@ -60,11 +61,13 @@ def search_run_ids(
     order_by: list[str] | None,
     offset: int,
 ) -> list[str]:
-    """One parameterised query: the ids of the matching runs, in order, for one page."""
+    """One parameterised query: the ids of the matching runs, in order, for one page.
+
+    ``max_results`` was checked by the caller (:meth:`~..contract.AbstractStore.search_runs`…).
+    """
     from ...search.filter_parser import parse_order_by
     from .search_sql import compile_run_order_by
 
-    check_max_results(max_results)
     where, params = _where(experiment_ids, filter_string, view_type)
     order_sql, order_params = compile_run_order_by(parse_order_by(order_by) if order_by else [])
     rows = con.execute(
