@@ -8,9 +8,7 @@ from typing import Any
 from tornado import web
 
 from ...entities import Run, RunStatus, ViewType
-from ...errors import MltrackError
-from ...store.rules import generate_name
-from ...validation import check_name, check_timestamp
+from ...validation import check_timestamp
 from . import serialise
 from .experiments import VIEW_TYPE_NUMBERS
 from .handler import MlflowHandler
@@ -37,28 +35,20 @@ class MlflowRunHandler(MlflowHandler):
 class CreateRun(MlflowRunHandler):
     @web.authenticated
     async def post(self) -> None:
-        """Create a RUNNING run; the client sends its own system tags (user, source, parent)."""
+        """Create a RUNNING run; the client sends its own system tags (user, source, parent).
+
+        The name (``run_name``, else the ``mlflow.runName`` tag, else a generated one) is the
+        store's rule, the same for every face: the route passes both through as sent.
+        """
         f = self.fields()
-        experiment_id = f.string("experiment_id") or "0"
         tags = f.tags()
-        run_name = f.string("run_name") or None
-        tag_name = tags.get("mlflow.runName")
-        if run_name and tag_name and run_name != tag_name:
-            raise MltrackError(
-                f"run_name {run_name!r} and the mlflow.runName tag {tag_name!r} differ; "
-                "send one of them, or the same value in both"
-            )
-        run_name = check_name(run_name or tag_name or generate_name(), "run name")
-        tags["mlflow.runName"] = run_name
         start_time = f.integer("start_time")
-        start_time = int(time.time() * 1000) if start_time is None else check_timestamp(start_time)
-        user_id = f.string("user_id") or tags.get("mlflow.user")
         run = await self.call(
             self.store.create_run,
-            experiment_id,
-            run_name,
-            user_id,
-            start_time,
+            f.string("experiment_id") or "0",
+            f.string("run_name") or None,
+            f.string("user_id") or tags.get("mlflow.user"),
+            int(time.time() * 1000) if start_time is None else start_time,
             tags,
             tags.get("mlflow.parentRunId") or None,
         )
