@@ -16,13 +16,11 @@ Like the rest of the client, this module is imported by kernels: no tornado, no 
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ...entities import LoggedModel, ModelVersion, RegisteredModel, RegistryEvent
-from ...errors import MltrackError
 from ..registry_contract import AbstractRegistryStore
 
 E = TypeVar("E")
@@ -73,14 +71,6 @@ class RestRegistryMixin(AbstractRegistryStore):
     def _send(self, method: str, route: str, body: Any = None, **params: Any) -> Any:
         raise NotImplementedError
 
-    def _write(self, method: str, route: str, body: Any = None, **params: Any) -> Any:
-        """Send a change; a body that JSON cannot carry is bad input, not a crash."""
-        try:
-            json.dumps(body, allow_nan=True)
-        except (TypeError, ValueError) as exc:
-            raise MltrackError(f"cannot send the request: {exc}") from None
-        return self._send(method, route, body, **params)
-
     # logged models -----------------------------------------------------------------------
     def _create_logged_model(
         self,
@@ -99,26 +89,26 @@ class RestRegistryMixin(AbstractRegistryStore):
             "params": params,
             "tags": tags,
         }
-        return _logged_model(self._write("POST", "/logged-models", body)["logged_model"])
+        return _logged_model(self._send("POST", "/logged-models", body)["logged_model"])
 
     def _get_logged_model(self, model_id: str) -> LoggedModel:
         return _logged_model(self._get(f"/logged-models/{_segment(model_id)}")["logged_model"])
 
     def _finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
         route = f"/logged-models/{_segment(model_id)}"
-        return _logged_model(self._write("PATCH", route, {"status": status})["logged_model"])
+        return _logged_model(self._send("PATCH", route, {"status": status})["logged_model"])
 
     def _set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
-        self._write("PATCH", f"/logged-models/{_segment(model_id)}", {"tags": tags})
+        self._send("PATCH", f"/logged-models/{_segment(model_id)}", {"tags": tags})
 
     def _delete_logged_model_tag(self, model_id: str, key: str) -> None:
-        self._write("PATCH", f"/logged-models/{_segment(model_id)}", {"tags": {key: None}})
+        self._send("PATCH", f"/logged-models/{_segment(model_id)}", {"tags": {key: None}})
 
     def _log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
-        self._write("POST", f"/logged-models/{_segment(model_id)}/params", {"params": params})
+        self._send("POST", f"/logged-models/{_segment(model_id)}/params", {"params": params})
 
     def _delete_logged_model(self, model_id: str) -> None:
-        self._write("DELETE", f"/logged-models/{_segment(model_id)}")
+        self._send("DELETE", f"/logged-models/{_segment(model_id)}")
 
     def _search_logged_models(
         self,
@@ -140,14 +130,14 @@ class RestRegistryMixin(AbstractRegistryStore):
 
     def _log_outputs(self, run_id: str, outputs: list[tuple[str, int]]) -> None:
         body = {"outputs": [{"model_id": m, "step": s} for m, s in outputs]}
-        self._write("POST", f"/runs/{_segment(run_id)}/outputs", body)
+        self._send("POST", f"/runs/{_segment(run_id)}/outputs", body)
 
     # registered models -------------------------------------------------------------------
     def _create_registered_model(
         self, name: str, tags: dict[str, str], description: str | None, user: str | None
     ) -> RegisteredModel:
         body = {"name": name, "tags": tags, "description": description}
-        answer = self._write("POST", "/registered-models", body, user=user)
+        answer = self._send("POST", "/registered-models", body, user=user)
         return _registered_model(answer["registered_model"])
 
     def _get_registered_model(self, name: str) -> RegisteredModel:
@@ -158,26 +148,26 @@ class RestRegistryMixin(AbstractRegistryStore):
         self, name: str, description: str | None, user: str | None
     ) -> RegisteredModel:
         route = f"/registered-models/{_segment(name)}"
-        answer = self._write("PATCH", route, {"description": description}, user=user)
+        answer = self._send("PATCH", route, {"description": description}, user=user)
         return _registered_model(answer["registered_model"])
 
     def _rename_registered_model(
         self, name: str, new_name: str, user: str | None
     ) -> RegisteredModel:
         route = f"/registered-models/{_segment(name)}"
-        answer = self._write("PATCH", route, {"new_name": new_name}, user=user)
+        answer = self._send("PATCH", route, {"new_name": new_name}, user=user)
         return _registered_model(answer["registered_model"])
 
     def _delete_registered_model(self, name: str, user: str | None) -> None:
-        self._write("DELETE", f"/registered-models/{_segment(name)}", user=user)
+        self._send("DELETE", f"/registered-models/{_segment(name)}", user=user)
 
     def _set_registered_model_tag(self, name: str, key: str, value: str, user: str | None) -> None:
         route = f"/registered-models/{_segment(name)}"
-        self._write("PATCH", route, {"tags": {key: value}}, user=user)
+        self._send("PATCH", route, {"tags": {key: value}}, user=user)
 
     def _delete_registered_model_tag(self, name: str, key: str, user: str | None) -> None:
         route = f"/registered-models/{_segment(name)}"
-        self._write("PATCH", route, {"tags": {key: None}}, user=user)
+        self._send("PATCH", route, {"tags": {key: None}}, user=user)
 
     def _search_registered_models(
         self,
@@ -221,7 +211,7 @@ class RestRegistryMixin(AbstractRegistryStore):
             "model_id": model_id,
         }
         route = f"/registered-models/{_segment(name)}/versions"
-        return _model_version(self._write("POST", route, body, user=user)["model_version"])
+        return _model_version(self._send("POST", route, body, user=user)["model_version"])
 
     def _get_model_version(self, name: str, version: int) -> ModelVersion:
         return _model_version(self._get(self._version_route(name, version))["model_version"])
@@ -230,30 +220,30 @@ class RestRegistryMixin(AbstractRegistryStore):
         self, name: str, version: int, description: str | None, user: str | None
     ) -> ModelVersion:
         route = self._version_route(name, version)
-        answer = self._write("PATCH", route, {"description": description}, user=user)
+        answer = self._send("PATCH", route, {"description": description}, user=user)
         return _model_version(answer["model_version"])
 
     def _delete_model_version(self, name: str, version: int, user: str | None) -> None:
-        self._write("DELETE", self._version_route(name, version), user=user)
+        self._send("DELETE", self._version_route(name, version), user=user)
 
     def _transition_model_version_stage(
         self, name: str, version: int, stage: str, archive_existing_versions: bool, user: str | None
     ) -> ModelVersion:
         body = {"stage": stage, "archive_existing_versions": archive_existing_versions}
         route = self._version_route(name, version) + "/stage"
-        return _model_version(self._write("PATCH", route, body, user=user)["model_version"])
+        return _model_version(self._send("PATCH", route, body, user=user)["model_version"])
 
     def _set_model_version_tag(
         self, name: str, version: int, key: str, value: str, user: str | None
     ) -> None:
         route = self._version_route(name, version)
-        self._write("PATCH", route, {"tags": {key: value}}, user=user)
+        self._send("PATCH", route, {"tags": {key: value}}, user=user)
 
     def _delete_model_version_tag(
         self, name: str, version: int, key: str, user: str | None
     ) -> None:
         route = self._version_route(name, version)
-        self._write("PATCH", route, {"tags": {key: None}}, user=user)
+        self._send("PATCH", route, {"tags": {key: None}}, user=user)
 
     def _get_latest_versions(self, name: str, stages: list[str] | None) -> list[ModelVersion]:
         data = self._get(f"/registered-models/{_segment(name)}/latest-versions", stage=stages)
@@ -282,10 +272,10 @@ class RestRegistryMixin(AbstractRegistryStore):
     def _set_registered_model_alias(
         self, name: str, alias: str, version: int, user: str | None
     ) -> None:
-        self._write("PUT", self._alias_route(name, alias), {"version": version}, user=user)
+        self._send("PUT", self._alias_route(name, alias), {"version": version}, user=user)
 
     def _delete_registered_model_alias(self, name: str, alias: str, user: str | None) -> None:
-        self._write("DELETE", self._alias_route(name, alias), user=user)
+        self._send("DELETE", self._alias_route(name, alias), user=user)
 
     def _get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return _model_version(self._get(self._alias_route(name, alias))["model_version"])
@@ -304,7 +294,7 @@ class RestRegistryMixin(AbstractRegistryStore):
     ) -> ModelVersion:
         route = self._version_route(name, version) + "/reviews"
         body = {"comment": comment, "approval": approval}
-        return _model_version(self._write("POST", route, body, user=user)["model_version"])
+        return _model_version(self._send("POST", route, body, user=user)["model_version"])
 
     def _get_registry_history(
         self, name: str, version: int | None, kinds: list[str] | None
