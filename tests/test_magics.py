@@ -198,7 +198,7 @@ def test_param_metric_and_tag_take_key_values(ip):
     assert "expected key=value" in usage_error(run(ip, "%mltrack param =3"))
     assert "expected key=value" in usage_error(run(ip, "%mltrack tag phase"))
     assert "holds characters" in usage_error(run(ip, "%mltrack param 'a*b=1'"))
-    assert "already 'svm'" in usage_error(run(ip, "%mltrack param model=tree"))
+    assert "cannot change it to 'tree'" in usage_error(run(ip, "%mltrack param model=tree"))
     # nothing of a refused line was logged
     assert mlt.get_run(run_id).data.metrics == {"acc": 0.9, "loss": 0.001}
 

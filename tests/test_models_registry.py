@@ -222,7 +222,7 @@ def test_registry_refuses_bad_input(store: Path, tmp_path: Path) -> None:
         reg.transition_stage("m", 1, "Prod")
     with pytest.raises(MltrackError, match="archive_existing_versions must be True or False"):
         reg.transition_stage("m", 1, "Staging", archive_existing_versions="yes")  # type: ignore[arg-type]
-    with pytest.raises(MltrackError, match="not a number or 'latest'"):
+    with pytest.raises(MltrackError, match="alias 'latest' is reserved"):
         reg.set_alias("m", "latest", 1)
     with pytest.raises(MltrackError, match="has no version 5"):
         reg.set_alias("m", "champion", 5)
