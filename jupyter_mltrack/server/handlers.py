@@ -17,7 +17,7 @@ from .. import __version__
 from ..entities import Run, ViewType
 from ..errors import ErrorCode, MltrackError
 from ..store import rules
-from ..store.duckdb import lineage_queries, ui_queries
+from ..store.duckdb import ui_queries
 from ..store.duckdb.store import DuckDBStore
 from ..validation import check_name
 from . import parsing
@@ -309,9 +309,9 @@ class RunItemsHandler(NativeHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
         """What a run logged, each item with the cell it came from (``cell_id``: one cell's)."""
-        cell_id = lineage_queries.check_cell_id(self.query("cell_id"))
+        cell_id = rules.check_cell_id(self.query("cell_id"))
         rows = await self.call(self.store.get_logged_items, run_id, cell_id)
-        self.send_json({"items": [dict(zip(lineage_queries.ITEM_FIELDS, r)) for r in rows]})
+        self.send_json({"items": [dict(zip(rules.ITEM_FIELDS, r)) for r in rows]})
 
 
 class RunItemCellHandler(NativeHandler):
@@ -320,9 +320,7 @@ class RunItemCellHandler(NativeHandler):
         """The executed cell that logged one item (a metric's point at ``step``, or its latest)."""
         step_text = self.query("step")
         step = None if step_text in (None, "") else parsing.integer(step_text, "step", 0)
-        kind, key, step = lineage_queries.check_item(
-            self.required("kind"), self.required("key"), step
-        )
+        kind, key, step = rules.check_item(self.required("kind"), self.required("key"), step)
         found, cell = await self.call(self.store.get_item_cell, run_id, kind, key, step)
         self.send_json({"found": found, "cell": None if cell is None else vars(cell)})
 
