@@ -8,7 +8,9 @@ DuckDB's PIVOT names columns case-insensitively and renames a second ``metrics.l
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tracking_fixtures import store  # noqa: F401 - fixture
@@ -82,3 +84,19 @@ def test_fluent_search_runs_frame_has_case_distinct_columns(store: Path) -> None
         mlt.log_metrics({"Acc": 0.5, "acc": 0.25})
     frame = mlt.search_runs()
     assert frame.loc[0, "metrics.Acc"] == 0.5 and frame.loc[0, "metrics.acc"] == 0.25
+
+
+def test_run_frame_route_keeps_keys_that_differ_only_in_case(tracking_server: Any) -> None:
+    import pyarrow as pa
+
+    answer = tracking_server.api("POST", "/experiments", json={"name": "frame-case-keys"})
+    experiment_id = answer.json()["experiment"]["experiment_id"]
+    answer = tracking_server.api("POST", "/runs", json={"experiment_id": experiment_id})
+    run_id = answer.json()["run"]["info"]["run_id"]
+    now = int(time.time() * 1000)
+    batch = {"metrics": [[run_id, "Loss", 1.0, 0, now, None], [run_id, "loss", 2.0, 0, now, None]]}
+    assert tracking_server.api("POST", "/batches", json=batch).ok
+    answer = tracking_server.api("GET", "/run-frame", params={"experiment_id": experiment_id})
+    assert answer.ok, answer.text
+    frame = pa.ipc.open_stream(answer.content).read_all().to_pandas()
+    assert (frame.loc[0, "metrics.Loss"], frame.loc[0, "metrics.loss"]) == (1.0, 2.0)
