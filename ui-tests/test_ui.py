@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import urllib.error
-import urllib.parse
 from typing import Any
 
 import pytest
@@ -217,7 +216,7 @@ def test_jump_from_run_to_its_cell(page: Any, live_runs: LiveObservations) -> No
 
 def _registry_served(lab: LabServer) -> bool:
     try:
-        lab.get_json("mltrack/api/2.0/mlflow/registered-models/search")
+        lab.get_json("mltrack/api/registered-models")
     except urllib.error.HTTPError as error:
         return error.code != 404
     return True
@@ -255,8 +254,7 @@ def test_register_a_model_and_set_an_alias(
     version.locator(".jp-mltrack-Alias[data-alias='champion']").wait_for()
     registry.locator("li[data-model='ui-classifier']", has_text="@champion→v1").wait_for()
     # the server agrees
-    query = urllib.parse.urlencode({"name": "ui-classifier", "alias": "champion"})
-    answer = lab.get_json(f"mltrack/api/2.0/mlflow/registered-models/alias?{query}")
+    answer = lab.get_json("mltrack/api/registered-models/ui-classifier/aliases/champion")
     assert str(answer["model_version"]["version"]) == "1"
     # the lineage goes back to the run
     assert "with-model" in version.locator(".jp-mltrack-KeyValue").first.inner_text()

@@ -1,6 +1,8 @@
 /**
- * jupyter-mltrack's JupyterLab extension: registers the sidebar, the main-area views, the
- * commands (palette and context menu) and the settings. Everything else lives in its own module.
+ * jupyter-mltrack's JupyterLab extension: two plugins. `jupyter-mltrack:api` provides the
+ * server's client ({@link IMltrackApi}); `jupyter-mltrack:plugin` registers the sidebar, the
+ * main-area views, the commands (palette and context menu) and the settings, and provides the
+ * sidebar's runs model ({@link IRunsModel}). Everything else lives in its own module.
  */
 
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
@@ -16,7 +18,14 @@ import { ChangeFeed } from './feed';
 import { mltrackIcon } from './icons';
 import { RunsModel } from './model';
 import { jumpToCell } from './notebook';
-import { CommandIDs, DEFAULT_SETTINGS, IMltrackSettings, IRunActions } from './tokens';
+import {
+  CommandIDs,
+  DEFAULT_SETTINGS,
+  IMltrackApi,
+  IMltrackSettings,
+  IRunActions,
+  IRunsModel
+} from './tokens';
 import {
   ComparePanel,
   IViewContext,
@@ -58,14 +67,14 @@ function listArg(args: Record<string, unknown>, name: string): string[] | null {
 
 async function activate(
   app: JupyterFrontEnd,
+  api: MltrackApi,
   palette: ICommandPalette | null,
   settingRegistry: ISettingRegistry | null,
   notebooks: INotebookTracker | null,
   rendermime: IRenderMimeRegistry | null,
   restorer: ILayoutRestorer | null,
   state: IStateDB | null
-): Promise<void> {
-  const api = new MltrackApi();
+): Promise<RunsModel> {
   let settings = { ...DEFAULT_SETTINGS };
   const feed = new ChangeFeed(api, settings.refreshInterval);
   const model = new RunsModel(api, feed, settings);
@@ -293,20 +302,34 @@ async function activate(
     }
     await model.refreshExperiments();
   });
+  return model;
 }
 
-const plugin: JupyterFrontEndPlugin<void> = {
+/** The client of the server, for this extension and any other that wants it. */
+const apiPlugin: JupyterFrontEndPlugin<MltrackApi> = {
+  id: 'jupyter-mltrack:api',
+  description: 'The typed client of the jupyter-mltrack server.',
+  autoStart: true,
+  provides: IMltrackApi,
+  activate: () => new MltrackApi()
+};
+
+const plugin: JupyterFrontEndPlugin<RunsModel> = {
   id: PLUGIN_ID,
   description: 'Experiment tracking and the model registry of jupyter-mltrack, in JupyterLab.',
   autoStart: true,
+  requires: [IMltrackApi],
+  // in the order of activate's arguments
   optional: [
     ICommandPalette,
     ISettingRegistry,
     INotebookTracker,
     IRenderMimeRegistry,
-    ILayoutRestorer
+    ILayoutRestorer,
+    IStateDB
   ],
+  provides: IRunsModel,
   activate
 };
 
-export default plugin;
+export default [apiPlugin, plugin];

@@ -1,10 +1,29 @@
 /**
- * Interfaces shared by the extension: the server's entities (as the views see them, after
- * `api.ts` has turned wire values into numbers), the settings, and the command ids.
+ * What other JupyterLab extensions can depend on: the tokens {@link IMltrackApi} (the typed
+ * client of the server) and {@link IRunsModel} (the sidebar's experiments, runs and selection,
+ * kept current by the change feed), and the interfaces shared by the extension: the server's
+ * entities (as the views see them, after `decode.ts` has turned wire values into numbers), the
+ * settings and the command ids.
  *
- * The entity shapes mirror `jupyter_mltrack/server/openapi.yaml` and, for the registry, MLflow's
- * REST API (`/api/2.0/mlflow/...`), which the server also speaks.
+ * The entity shapes mirror the server's native API, `jupyter_mltrack/server/openapi.yaml`.
  */
+
+import { Token } from '@lumino/coreutils';
+
+import type { MltrackApi } from './api';
+import type { RunsModel } from './model';
+
+/** The typed client of the jupyter-mltrack server (provided by `jupyter-mltrack:api`). */
+export const IMltrackApi = new Token<MltrackApi>(
+  'jupyter-mltrack:IMltrackApi',
+  'The typed client of the jupyter-mltrack server: runs, metrics, artifacts, the registry.'
+);
+
+/** The runs sidebar's state (provided by `jupyter-mltrack:plugin`). */
+export const IRunsModel = new Token<RunsModel>(
+  'jupyter-mltrack:IRunsModel',
+  'The experiments and runs the ML Tracking sidebar shows, its selection, and its change feed.'
+);
 
 /** A run's status, as in MLflow. */
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
