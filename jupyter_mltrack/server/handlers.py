@@ -297,6 +297,17 @@ class RunRestoreHandler(_OneRun):
         await self._send(run_id)
 
 
+class RunLoggedModelRecordsHandler(NativeHandler):
+    @web.authenticated
+    async def post(self, run_id: str) -> None:
+        """Append a model's MLmodel metadata to the run's ``mlflow.log-model.history`` tag
+        (what ``RestStore.append_logged_model_record`` sends; the store checks the record)."""
+        body = self.json_body()
+        parsing.known_fields(body, ("model",))
+        await self.call(self.store.append_logged_model_record, run_id, body.get("model"))
+        self.send_json({})
+
+
 class RunCellsHandler(NativeHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
