@@ -3,8 +3,8 @@
 The same alias names and page sizes go through every face of the registry: the embedded store
 (Python API), the REST client, the native routes sent raw over HTTP, and MLflow's routes. Each
 face refuses the same input with INVALID_PARAMETER_VALUE (400 over HTTP) and the same message,
-and a refused call changes nothing. The rules themselves are in :mod:`.store.registry_rules`
-and :mod:`.store.rules`, applied by :class:`AbstractRegistryStore`.
+and a refused call changes nothing. The rules themselves are in :mod:`.store.rules` and
+:mod:`.store.registry_rules`, applied by :class:`AbstractRegistryStore`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from jupyter_mltrack.errors import ErrorCode, MltrackError
-from jupyter_mltrack.store import registry_rules
+from jupyter_mltrack.store import registry_rules, rules
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
 from jupyter_mltrack.store.rest.store import RestStore
 from jupyter_mltrack.store.rules import (
@@ -158,7 +158,7 @@ def test_reserved_and_malformed_aliases_are_refused_by_every_face(
     assert BAD_ALIASES[alias] in message
     # the message is the rule's own, word for word, on every face
     with pytest.raises(MltrackError) as rule:
-        registry_rules.check_alias(alias)
+        rules.check_alias(alias)
     assert message.endswith(str(rule.value))
     assert face.store.get_registered_model(model).aliases == {"champion": "1"}
     assert face.store.get_registry_history(model) == before

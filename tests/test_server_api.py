@@ -147,7 +147,7 @@ def test_runs_table_pages_sorts_filters_and_picks_columns(tracking_server: Track
     assert seen == [ids[i] for i in (11, 10, 8, 7, 5, 4, 2, 1)]
     columns = _ok(server.api("GET", "/run-columns", params={"experiment_id": exp_id}))
     assert columns == {"metrics": ["acc", "loss"], "params": ["model", "seed"],
-                       "tags": ["team"]}  # fmt: skip
+                       "tags": ["mlflow.runName", "team"]}  # fmt: skip
 
 
 def test_run_detail_patch_cells_lineage(tracking_server: TrackingServer) -> None:
@@ -156,7 +156,9 @@ def test_run_detail_patch_cells_lineage(tracking_server: TrackingServer) -> None
     parent = _run(server, exp_id, run_name="parent")
     child = _run(server, exp_id, run_name="child", parent_run_id=parent, tags={"k": "v"})
     detail = _ok(server.api("GET", f"/runs/{child}"))["run"]
-    assert detail["info"]["parent_run_id"] == parent and detail["data"]["tags"] == {"k": "v"}
+    assert detail["info"]["parent_run_id"] == parent and detail["data"]["tags"] == {
+        "k": "v", "mlflow.runName": "child"
+    }  # fmt: skip
     patched = _ok(server.api("PATCH", f"/runs/{child}", json={
         "run_name": "renamed", "status": "FINISHED", "end_time": 123, "tags": {"k": None, "n": "1"},
     }))["run"]  # fmt: skip

@@ -163,6 +163,8 @@ def test_every_operation_answers_as_documented(
     call("get", "/api/runs/{run_id}", path_args=r)
     call("patch", "/api/runs/{run_id}", path_args=r, json={"run_name": "r2", "tags": {"t": "1"}})
     call("get", "/api/runs/{run_id}/cells", path_args=r)
+    record = {"artifact_path": "m", "flavors": {}, "utc_time_created": "t", "run_id": r["run_id"]}
+    call("post", "/api/runs/{run_id}/logged-model-records", path_args=r, json={"model": record})
     call("get", "/api/runs/{run_id}/lineage", path_args=r)
     items = call("get", "/api/runs/{run_id}/items", path_args=r).json()["items"]
     assert {("param", "lr"), ("metric", "loss"), ("metric", "acc")} <= {

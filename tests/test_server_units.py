@@ -328,7 +328,7 @@ def test_run_table_pages_with_chosen_columns(duck: DuckDBStore) -> None:
     assert [r["run_id"] for r in rest["runs"]] == ids[2:0:-1]
     assert rest["next_page_token"] is None and rest["runs"][0]["metrics"] == {}
     assert ui_queries.run_columns(duck, [exp_id]) == {
-        "metrics": ["acc", "loss"], "params": ["p", "q"], "tags": [],
+        "metrics": ["acc", "loss"], "params": ["p", "q"], "tags": ["mlflow.runName"],
     }  # fmt: skip
     with pytest.raises(MltrackError):
         ui_queries.run_table(duck, [exp_id], metric_keys=["x"] * 201)

@@ -8,28 +8,22 @@ Each handler is an adapter: it reads the request (checked in :mod:`.parsing`), c
 from __future__ import annotations
 
 import io
-import time
 from typing import Any, cast
 
 from tornado import web
 
 from .. import __version__
+from ..clock import now_ms
 from ..entities import Run, ViewType
 from ..errors import ErrorCode, MltrackError
 from ..store import rules
 from ..store.duckdb import ui_queries
 from ..store.duckdb.store import DuckDBStore
-from ..validation import check_name
 from . import parsing
 from .base import MltrackHandler
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 #: rows in one page of the lab's runs table (a server-only query, which the store does not check)
-RUN_TABLE_MAX_RESULTS = 10_000
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class NativeHandler(MltrackHandler):
@@ -137,7 +131,7 @@ class ExperimentsHandler(NativeHandler):
         """Create an experiment."""
         body = self.json_body()
         parsing.known_fields(body, ("name", "artifact_location", "tags"))
-        name = check_name(body.get("name"), "experiment name")
+        name = body.get("name")  # the store checks it, as it checks every face's
         tags = cast(dict[str, str], parsing.tag_map(body.get("tags")))
         location = parsing.optional_str(body, "artifact_location")
         experiment_id = await self.call(self.store.create_experiment, name, location, tags)
@@ -149,7 +143,7 @@ class ExperimentByNameHandler(NativeHandler):
     @web.authenticated
     async def get(self) -> None:
         """The experiment with this name; 404 if there is none."""
-        name = check_name(self.required("name"), "experiment name")
+        name = self.required("name")
         experiment = await self.call(self.store.get_experiment_by_name, name)
         if experiment is None:
             raise MltrackError(f"no experiment named {name!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
@@ -175,14 +169,9 @@ class ExperimentHandler(_OneExperiment):
         body = self.json_body()
         parsing.known_fields(body, ("name", "tags"))
         tags = parsing.tag_map(body.get("tags"), allow_delete=True)
-        if body.get("name") is not None:
-            name = check_name(body["name"], "experiment name")
-            await self.call(self.store.rename_experiment, experiment_id, name)
-        for key, value in tags.items():
-            if value is None:
-                await self.call(self.store.delete_experiment_tag, experiment_id, key)
-            else:
-                await self.call(self.store.set_experiment_tag, experiment_id, key, value)
+        name = body.get("name")
+        # one store call, one transaction: a refused rename leaves the tags as they were too
+        await self.call(self.store.update_experiment, experiment_id, name, tags)
         await self._send(experiment_id)
 
     @web.authenticated
@@ -216,7 +205,7 @@ class RunsHandler(NativeHandler):
             self.query("filter"),
             self.view_type(),
             self.get_query_arguments("order_by") or None,
-            rules.page_size(self.max_results(100), RUN_TABLE_MAX_RESULTS),
+            self.max_results(100),
             self.query("page_token"),
             self.query_list("metric"),
             self.query_list("param"),
@@ -235,8 +224,6 @@ class RunsHandler(NativeHandler):
         )  # fmt: skip
         experiment_id = parsing.experiment_id(body.get("experiment_id", "0"))
         run_name = body.get("run_name")
-        if run_name is not None:
-            check_name(run_name, "run name")
         start_time = parsing.optional_int(body, "start_time")
         parent = body.get("parent_run_id")
         run_id = body.get("run_id")
@@ -245,7 +232,7 @@ class RunsHandler(NativeHandler):
             experiment_id,
             run_name,
             parsing.optional_str(body, "user_id"),
-            _now_ms() if start_time is None else start_time,
+            now_ms() if start_time is None else start_time,
             cast(dict[str, str], parsing.tag_map(body.get("tags"))),
             None if parent is None else parsing.new_run_id(parent, "parent_run_id"),
             None if run_id is None else parsing.new_run_id(run_id),
@@ -274,13 +261,9 @@ class RunDetailHandler(_OneRun):
         status = parsing.optional_str(body, "status")
         end_time = parsing.optional_int(body, "end_time")
         run_name = body.get("run_name")
-        if run_name is not None:
-            check_name(run_name, "run name")
-        if tags:
-            await self.call(self.store.write_batch, parsing.tag_batch(run_id, tags))
-        if status is not None or end_time is not None or run_name is not None:
-            await self.call(self.store.update_run, run_id, status, end_time, run_name)
-        await self._send(run_id)
+        # one store call, one transaction: status, name and tags change together or not at all
+        run = await self.call(self.store.update_run, run_id, status, end_time, run_name, tags)
+        self.send_json({"run": run.to_dict()})
 
     @web.authenticated
     async def delete(self, run_id: str) -> None:

@@ -175,11 +175,6 @@ def tag_map(value: Any, allow_delete: bool = False) -> dict[str, str | None]:
     return out
 
 
-def tag_batch(run_id: str, tags: dict[str, str | None]) -> WriteBatch:
-    """A batch that sets (or, for None, deletes) a run's tags, in the given order."""
-    return WriteBatch(tags=[TagRow(run_id, key, value, None) for key, value in tags.items()])
-
-
 # The write batch -----------------------------------------------------------------------------
 
 

@@ -13,11 +13,11 @@ import contextlib
 import json
 import os
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..clock import now_ms
 from ..config import resolve_store_dir
 
 URL_ENV = "MLTRACK_SERVER_URL"
@@ -50,7 +50,7 @@ def write_server_file(store_dir: Path, url: str, token: str, base_url: str) -> P
         "pid": os.getpid(),
         "hostname": socket.gethostname(),
         "store": str(Path(store_dir).resolve()),
-        "started": int(time.time() * 1000),
+        "started": now_ms(),
     }
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

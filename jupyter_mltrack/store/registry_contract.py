@@ -25,6 +25,7 @@ from .rules import (
     LOGGED_MODELS_MAX_RESULTS,
     MODEL_VERSIONS_MAX_RESULTS,
     REGISTERED_MODELS_MAX_RESULTS,
+    check_alias,
     page_size,
 )
 
@@ -564,7 +565,7 @@ class AbstractRegistryStore(abc.ABC):
         Parameters
         ----------
         name, alias, version:
-            The model, the alias (:func:`.registry_rules.check_alias`: MLflow's rule, and not
+            The model, the alias (:func:`.rules.check_alias`: MLflow's rule, and not
             a bare number) and the version.
         user:
             Who acts, recorded in the history.
@@ -576,7 +577,7 @@ class AbstractRegistryStore(abc.ABC):
             for a missing model or version.
         """
         self._set_registered_model_alias(
-            check.model_name(name), check.check_alias(alias), check.parse_version(version), user
+            check.model_name(name), check_alias(alias), check.parse_version(version), user
         )
 
     def delete_registered_model_alias(self, name: str, alias: str, user: str | None = None) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from ..entities import Approval, ModelStage
 from ..errors import MltrackError
 from ..validation import check_key, check_name, param_value_to_str, tag_value_to_str
-from . import rules
 
 MAX_DESCRIPTION_LENGTH = 65_000
 LOGGED_MODEL_STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
@@ -63,18 +62,6 @@ def canonical_stage(stage: object) -> str:
             if stage.strip().lower() == known.lower():
                 return known
     raise MltrackError(f"stage must be one of {', '.join(ModelStage.ALL)}, got {stage!r}")
-
-
-def check_alias(alias: object) -> str:
-    """An alias to set: :func:`.rules.check_alias`, and not a bare number.
-
-    ``version_for_reference(name, "3")`` (the registry API, ``mlt.load_model``) reads a bare
-    number as a version, so an alias ``3`` could never be reached that way.
-    """
-    alias = rules.check_alias(alias)
-    if alias.isdigit():
-        raise MltrackError(f"alias {alias!r} is reserved: a bare number names a version")
-    return alias
 
 
 def alias_name(alias: object) -> str:

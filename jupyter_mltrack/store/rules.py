@@ -34,6 +34,7 @@ RUN_NAME_TAG = "mlflow.runName"
 # Page-size limits, per kind of search (MLflow's limits where it has one).
 RUNS_MAX_RESULTS = 50_000
 RUN_FRAME_MAX_RESULTS = 1_000_000
+RUN_TABLE_MAX_RESULTS = 10_000  # the lab's runs table, a page at a time
 EXPERIMENTS_MAX_RESULTS = 50_000
 LOGGED_MODELS_MAX_RESULTS = 1_000
 REGISTERED_MODELS_MAX_RESULTS = 1_000
@@ -136,14 +137,16 @@ def generate_name() -> str:
 # registry ------------------------------------------------------------------------------------
 MAX_ALIAS_LENGTH = 255
 _ALIAS_RE = re.compile(r"^[\w\-]+$")
-_RESERVED_ALIAS_RE = re.compile(r"^(v\d+|latest)$", re.IGNORECASE)
+_RESERVED_ALIAS_RE = re.compile(r"^(v?\d+|latest)$", re.IGNORECASE)
 
 
 def check_alias(alias: object) -> str:
     """MLflow's rule for alias names, on every face.
 
     Letters, digits, ``_`` and ``-``, at most 255 characters; ``latest`` and ``v<number>`` are
-    reserved (``models:/name/latest`` and ``models:/name@v2`` would be ambiguous).
+    reserved (``models:/name/latest`` and ``models:/name@v2`` would be ambiguous), and so is a
+    bare number, stricter than MLflow: ``version_for_reference(name, "3")`` (the registry API,
+    ``mlt.load_model``) reads it as a version, so an alias ``3`` could never be reached.
     """
     if not isinstance(alias, str) or not alias:
         raise MltrackError(f"alias must be a non-empty string, got {alias!r}")
@@ -156,7 +159,7 @@ def check_alias(alias: object) -> str:
         raise MltrackError(f"alias {alias!r} may hold only letters, digits, underscores and dashes")
     if _RESERVED_ALIAS_RE.match(alias):
         raise MltrackError(
-            f"alias {alias!r} is reserved: 'latest' and 'v<number>' name versions already"
+            f"alias {alias!r} is reserved: 'latest', 'v<number>' and numbers name versions"
         )
     return alias
 

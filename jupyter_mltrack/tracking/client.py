@@ -10,11 +10,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..clock import now_ms
 from ..entities import (
     ArtifactInfo,
     Cell,
@@ -59,10 +59,6 @@ class PagedList(list):
     def __init__(self, items: Iterable[Any], token: str | None):
         super().__init__(items)
         self.token = token
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class MltrackClient:
@@ -178,7 +174,7 @@ class MltrackClient:
             str(experiment_id),
             run_name,
             user,
-            start_time if start_time is not None else _now_ms(),
+            start_time if start_time is not None else now_ms(),
             {**system, **(tags or {})},
             parent_run_id,
         )
@@ -223,7 +219,7 @@ class MltrackClient:
             check_timestamp(end_time)
         state = self._session.run_state(run_id)
         self._session.buffer.add_run_updates(
-            [RunUpdateRow(run_id, status, end_time if end_time is not None else _now_ms())]
+            [RunUpdateRow(run_id, status, end_time if end_time is not None else now_ms())]
         )
         self._session.flush()
         state.status = status
@@ -261,7 +257,7 @@ class MltrackClient:
             key,
             value,
             0 if step is None else step,
-            int(time.time() * 1000) if timestamp is None else timestamp,
+            now_ms() if timestamp is None else timestamp,
             context.current.cell_id,
         )
         self._session.buffer.add_metric(*row)
@@ -292,7 +288,7 @@ class MltrackClient:
         n = len(vals)
         step_arr = np.arange(n, dtype=np.int64) if steps is None else np.asarray(steps)
         if timestamps is None:
-            ts_arr = np.full(n, _now_ms(), dtype=np.int64)
+            ts_arr = np.full(n, now_ms(), dtype=np.int64)
         else:
             ts_arr = np.asarray(timestamps)
         for name, arr in (("steps", step_arr), ("timestamps", ts_arr)):
@@ -402,7 +398,7 @@ class MltrackClient:
     # artifacts -----------------------------------------------------------------------------
     def _index(self, run_id: str, written: list[tuple[str, int, str]]) -> None:
         cell = context.current.cell_id
-        now = _now_ms()
+        now = now_ms()
         self._session.buffer.add_artifacts(
             [ArtifactRow(run_id, rel, size, media, cell, now) for rel, size, media in written]
         )
@@ -534,7 +530,7 @@ class MltrackClient:
 
     def _forget_runs(self) -> None:
         # an experiment's lifecycle changed its runs' too: re-read their state on next use
-        self._session._runs.clear()
+        self._session.forget_runs()
 
 
 def _metric_series(metrics: Iterable[Metric]) -> dict[str, tuple[list, list, list]]:

@@ -54,6 +54,21 @@ class TrackingSession:
         with self._runs_lock:
             self._runs[state.run_id] = state
 
+    def forget_runs(self) -> None:
+        """Drop the cached state of every run (re-read from the store on next use)."""
+        with self._runs_lock:
+            self._runs.clear()
+
+    @property
+    def known_run_count(self) -> int:
+        """How many runs this session has learnt of so far."""
+        return len(self._runs)
+
+    def runs_learnt_since(self, count: int) -> list[str]:
+        """The ids of the runs learnt after the first ``count``, in the order learnt."""
+        with self._runs_lock:
+            return list(self._runs)[count:]
+
     def run_state(self, run_id: str) -> RunState:
         """This process's view of a run, read from the store the first time."""
         state = self._runs.get(run_id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from tornado import web
 from tornado.http1connection import HTTP1Connection
 
 from ... import artifacts as artifact_files
+from ...clock import now_ms
 from ...errors import ErrorCode, MltrackError
 from ...store.batch import ArtifactRow, WriteBatch
 from ...store.contract import AbstractStore
@@ -65,9 +65,7 @@ def index_upload(store: AbstractStore, artifact_root: Path, rel: str, size: int)
     if found is None or not found[1]:
         return
     run_id, path = found
-    row = ArtifactRow(
-        run_id, path, size, artifact_files.media_type_of(path), None, int(time.time() * 1000)
-    )
+    row = ArtifactRow(run_id, path, size, artifact_files.media_type_of(path), None, now_ms())
     # skip_invalid: the file is stored either way; a deleted run just keeps it unindexed
     store.write_batch(WriteBatch(artifacts=[row]), True)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from tornado import web
 
+from ...clock import now_ms
 from ...entities import Run, RunStatus, ViewType
 from ...validation import check_timestamp
 from . import serialise
@@ -48,7 +48,7 @@ class CreateRun(MlflowRunHandler):
             f.string("experiment_id") or "0",
             f.string("run_name") or None,
             f.string("user_id") or tags.get("mlflow.user"),
-            int(time.time() * 1000) if start_time is None else start_time,
+            now_ms() if start_time is None else start_time,
             tags,
             tags.get("mlflow.parentRunId") or None,
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...entities import MetricHistory, Run
 from ...errors import MltrackError
-from .. import paging, rules
+from .. import paging
 from . import experiments, runs
 
 
@@ -21,7 +21,7 @@ def metric_history(con: Any, run_id: str, key: str) -> MetricHistory:
     return MetricHistory(key, cols["step"], cols["value"], cols["timestamp"])
 
 
-def _where(
+def run_filter_sql(
     experiment_ids: list[str], filter_string: str | None, view_type: str
 ) -> tuple[str, list[Any]]:
     from ...search.filter_parser import parse_filter
@@ -43,15 +43,6 @@ def _where(
     return " AND ".join(clauses), params
 
 
-def check_max_results(max_results: object) -> int:
-    """The page-size check of :func:`.ui_queries.run_table`, which is not a store method.
-
-    The store's own searches are checked once, in :class:`~..contract.AbstractStore`; this goes
-    once the runs table checks its page size with :func:`.rules.page_size` itself.
-    """
-    return rules.page_size(max_results, rules.RUN_FRAME_MAX_RESULTS)
-
-
 def search_run_ids(
     con: Any,
     experiment_ids: list[str],
@@ -68,7 +59,7 @@ def search_run_ids(
     from ...search.filter_parser import parse_order_by
     from .search_sql import compile_run_order_by
 
-    where, params = _where(experiment_ids, filter_string, view_type)
+    where, params = run_filter_sql(experiment_ids, filter_string, view_type)
     order_sql, order_params = compile_run_order_by(parse_order_by(order_by) if order_by else [])
     rows = con.execute(
         f"SELECT r.run_id FROM runs r WHERE {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",

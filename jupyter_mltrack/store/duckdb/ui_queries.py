@@ -1,8 +1,13 @@
 """SQL behind the lab extension's views: the runs table, lineage, downsampled metric histories,
 the columns a runs table can show, and the rows the change feed reports.
 
-These read the server's own :class:`~jupyter_mltrack.store.duckdb.store.DuckDBStore` (they need
-its open file), so they run in the server only; the handlers call them on a worker thread.
+Why here, and not in the store contract: these are SQL, and SQL lives in ``store/`` only; they
+are written against DuckDB's tables (PIVOT, M4 downsampling in one query), so they sit with the
+DuckDB backend. They are not part of :class:`~jupyter_mltrack.store.contract.AbstractStore`
+because no kernel, script or CLI ever needs them: only the process that owns the store (the
+tracking server) answers the lab extension's views, reading its own open
+:class:`~jupyter_mltrack.store.duckdb.store.DuckDBStore` on a worker thread. A server backed by
+another database brings its own module of the same functions.
 Every value a caller supplies travels as a bound parameter; the few SQL fragments chosen by a
 caller (the x axis of a history) come from whitelists in this module.
 """
@@ -11,9 +16,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...errors import ErrorCode, MltrackError
+from ...errors import MltrackError
 from ...validation import check_key
-from .. import paging
+from .. import paging, rules
 from . import reads, runs
 
 if TYPE_CHECKING:
@@ -86,14 +91,14 @@ def run_table(
     metric_keys = _keys(metric_keys, "metric")
     param_keys = _keys(param_keys, "param")
     tag_keys = _keys(tag_keys, "tag")
-    reads.check_max_results(max_results)
+    rules.page_size(max_results, rules.RUN_TABLE_MAX_RESULTS)
     offset = paging.decode(page_token)
     with store.connector.connect() as con:
         # one id more than asked tells whether another page exists
         ids = reads.search_run_ids(
             con, experiment_ids, filter_string, view_type, max_results + 1, order_by, offset
         )
-        where, params = reads._where(experiment_ids, filter_string, view_type)
+        where, params = reads.run_filter_sql(experiment_ids, filter_string, view_type)
         (total,) = con.execute(f"SELECT count(*) FROM runs r WHERE {where}", params).fetchone()
         page = ids[:max_results]
         by_id = {
@@ -330,7 +335,4 @@ def require_run(store: DuckDBStore, run_id: str) -> None:
     with store.connector.connect() as con:
         row = runs.require(con, run_id)
     if row[7] != "active":
-        raise MltrackError(
-            f"run {run_id!r} is deleted; restore it before adding artifacts",
-            ErrorCode.INVALID_STATE,
-        )
+        raise rules.deleted_run_error(run_id, "adding artifacts")
