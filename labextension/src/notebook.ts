@@ -9,7 +9,7 @@ import { Notification } from '@jupyterlab/apputils';
 import { PageConfig, PathExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
-import { MltrackApi } from './api';
+import { MltrackApi, messageOf } from './api';
 import { ICell } from './tokens';
 
 /** How long a found cell stays highlighted, in milliseconds. */
@@ -154,7 +154,7 @@ export async function jumpToCell(
     await reveal(app, found[0], found[1]);
     return true;
   } catch (error) {
-    Notification.error(`Cannot show the cell: ${error instanceof Error ? error.message : error}`, {
+    Notification.error(`Cannot show the cell: ${messageOf(error)}`, {
       autoClose: 6000
     });
     return false;
