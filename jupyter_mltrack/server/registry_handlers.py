@@ -11,7 +11,8 @@ aliases, page sizes) are the store's: :class:`AbstractRegistryStore` applies the
 Model names may hold almost any printable character, ``/`` included: clients percent-encode
 each path segment (``a%2Fb``) and tornado decodes the path arguments before they reach a verb.
 
-Who acted (recorded in the registry's history) is decided by :meth:`RegistryHandler.acting_user`.
+Who acted (recorded in the registry's history) is decided by
+:meth:`NativeRegistryHandler.acting_user`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _boolean(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-class RegistryHandler(NativeHandler):
+class NativeRegistryHandler(NativeHandler):
     """Base of the registry routes: the entity envelopes (the acting user is the base's)."""
 
     def description(self, body: dict[str, Any]) -> str | None:
@@ -82,7 +83,7 @@ class RegistryHandler(NativeHandler):
 # logged models -------------------------------------------------------------------------------
 
 
-class LoggedModelsHandler(RegistryHandler):
+class LoggedModelsHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self) -> None:
         """Logged models of some experiments matching a filter, one page."""
@@ -115,7 +116,7 @@ class LoggedModelsHandler(RegistryHandler):
         self.send_entity("logged_model", model, status=201)
 
 
-class LoggedModelHandler(RegistryHandler):
+class LoggedModelHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self, model_id: str) -> None:
         """One logged model."""
@@ -145,7 +146,7 @@ class LoggedModelHandler(RegistryHandler):
         self.send_json({})
 
 
-class LoggedModelParamsHandler(RegistryHandler):
+class LoggedModelParamsHandler(NativeRegistryHandler):
     @web.authenticated
     async def post(self, model_id: str) -> None:
         """Log params of a logged model; a param, once logged, cannot change."""
@@ -156,7 +157,7 @@ class LoggedModelParamsHandler(RegistryHandler):
         self.send_entity("logged_model", await self.call(self.store.get_logged_model, model_id))
 
 
-class RunOutputsHandler(RegistryHandler):
+class RunOutputsHandler(NativeRegistryHandler):
     @web.authenticated
     async def post(self, run_id: str) -> None:
         """Record logged models a run produced (at a step)."""
@@ -169,7 +170,7 @@ class RunOutputsHandler(RegistryHandler):
 # registered models ---------------------------------------------------------------------------
 
 
-class RegisteredModelsHandler(RegistryHandler):
+class RegisteredModelsHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self) -> None:
         """Registered models matching a filter, one page."""
@@ -197,7 +198,7 @@ class RegisteredModelsHandler(RegistryHandler):
         self.send_entity("registered_model", model, status=201)
 
 
-class RegisteredModelHandler(RegistryHandler):
+class RegisteredModelHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self, name: str) -> None:
         """A registered model with its aliases and latest version per stage."""
@@ -238,7 +239,7 @@ class RegisteredModelHandler(RegistryHandler):
         self.send_json({})
 
 
-class RegistryHistoryHandler(RegistryHandler):
+class RegistryHistoryHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self, name: str) -> None:
         """Every recorded change of a model (or of one ``version``), oldest first."""
@@ -254,7 +255,7 @@ class RegistryHistoryHandler(RegistryHandler):
 # versions ------------------------------------------------------------------------------------
 
 
-class ModelVersionsHandler(RegistryHandler):
+class ModelVersionsHandler(NativeRegistryHandler):
     @web.authenticated
     async def post(self, name: str) -> None:
         """Create the next version of a registered model."""
@@ -276,7 +277,7 @@ class ModelVersionsHandler(RegistryHandler):
         self.send_entity("model_version", version, status=201)
 
 
-class LatestVersionsHandler(RegistryHandler):
+class LatestVersionsHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self, name: str) -> None:
         """The latest version in each stage (or in the ``stage`` arguments only)."""
@@ -286,7 +287,7 @@ class LatestVersionsHandler(RegistryHandler):
         self.send_json({"model_versions": [asdict(v) for v in found]})
 
 
-class ModelVersionSearchHandler(RegistryHandler):
+class ModelVersionSearchHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self) -> None:
         """Versions of any registered model matching a filter, one page."""
@@ -300,7 +301,7 @@ class ModelVersionSearchHandler(RegistryHandler):
         self.send_page("model_versions", found, token)
 
 
-class ModelVersionHandler(RegistryHandler):
+class ModelVersionHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self, name: str, version: str) -> None:
         """One model version."""
@@ -335,7 +336,7 @@ class ModelVersionHandler(RegistryHandler):
         self.send_json({})
 
 
-class ModelVersionStageHandler(RegistryHandler):
+class ModelVersionStageHandler(NativeRegistryHandler):
     @web.authenticated
     async def patch(self, name: str, version: str) -> None:
         """Move a version to a stage, optionally archiving the others in that stage."""
@@ -352,7 +353,7 @@ class ModelVersionStageHandler(RegistryHandler):
         self.send_entity("model_version", found)
 
 
-class ModelVersionReviewsHandler(RegistryHandler):
+class ModelVersionReviewsHandler(NativeRegistryHandler):
     @web.authenticated
     async def post(self, name: str, version: str) -> None:
         """Comment on a version and/or set its approval (NONE, PENDING, APPROVED, REJECTED)."""
@@ -369,7 +370,7 @@ class ModelVersionReviewsHandler(RegistryHandler):
         self.send_entity("model_version", found)
 
 
-class ModelVersionDownloadUriHandler(RegistryHandler):
+class ModelVersionDownloadUriHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self, name: str, version: str) -> None:
         """Where the version's files are: a file URI under the store's artifact root."""
@@ -377,7 +378,7 @@ class ModelVersionDownloadUriHandler(RegistryHandler):
         self.send_json({"artifact_uri": uri})
 
 
-class ModelAliasHandler(RegistryHandler):
+class ModelAliasHandler(NativeRegistryHandler):
     @web.authenticated
     async def get(self, name: str, alias: str) -> None:
         """The version an alias points at."""

@@ -341,11 +341,11 @@ def logged_items(
     store:
         The store directory; default: the one the fluent API uses.
     """
-    from ..store.duckdb import lineage_queries
+    from ..store import rules
 
     if not isinstance(run_id, str) or not run_id:
         raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")
-    lineage_queries.check_cell_id(cell_id)
+    rules.check_cell_id(cell_id)
     rows = _store_of(store).get_logged_items(run_id, cell_id)
     return [
         LoggedItem(kind, key, cell, value, s0, s1, int(n))
@@ -380,12 +380,12 @@ def cell_of(
     MltrackError
         RESOURCE_DOES_NOT_EXIST when the run or the item does not exist.
     """
-    from ..store.duckdb import lineage_queries
+    from ..store import rules
 
     if not isinstance(run_id, str) or not run_id:
         raise MltrackError(f"run id must be a non-empty string, got {run_id!r}")
     # checked before flushing: a mistake should not wait for (or depend on) the store
-    kind, key, step = lineage_queries.check_item(kind, key, step)
+    kind, key, step = rules.check_item(kind, key, step)
     found, cell = _store_of(store).get_item_cell(run_id, kind, key, step)
     if not found:
         at = f" at step {step}" if step is not None else ""

@@ -21,7 +21,7 @@ MODELS_DEFAULT_MAX_RESULTS = 100
 VERSIONS_DEFAULT_MAX_RESULTS = 10_000
 
 
-class RegistryHandler(MlflowHandler):
+class MlflowRegistryHandler(MlflowHandler):
     def user(self) -> str | None:
         """The Jupyter user making the change (recorded in the registry's history)."""
         return self.acting_user()
@@ -31,7 +31,7 @@ class RegistryHandler(MlflowHandler):
 
 
 # registered models -----------------------------------------------------------------------------
-class CreateRegisteredModel(RegistryHandler):
+class CreateRegisteredModel(MlflowRegistryHandler):
     @web.authenticated
     async def post(self) -> None:
         """Create a registered model (RESOURCE_ALREADY_EXISTS if the name is taken)."""
@@ -47,7 +47,7 @@ class CreateRegisteredModel(RegistryHandler):
         self.ok({"registered_model": serialise.registered_model(model)})
 
 
-class GetRegisteredModel(RegistryHandler):
+class GetRegisteredModel(MlflowRegistryHandler):
     @web.authenticated
     async def get(self) -> None:
         """A registered model with its latest versions and aliases."""
@@ -55,7 +55,7 @@ class GetRegisteredModel(RegistryHandler):
         self.ok({"registered_model": serialise.registered_model(model)})
 
 
-class UpdateRegisteredModel(RegistryHandler):
+class UpdateRegisteredModel(MlflowRegistryHandler):
     @web.authenticated
     async def patch(self) -> None:
         """Set a registered model's description."""
@@ -70,7 +70,7 @@ class UpdateRegisteredModel(RegistryHandler):
         self.ok({"registered_model": serialise.registered_model(model)})
 
 
-class RenameRegisteredModel(RegistryHandler):
+class RenameRegisteredModel(MlflowRegistryHandler):
     @web.authenticated
     async def post(self) -> None:
         """Rename a registered model (its versions, tags and aliases follow)."""
@@ -83,7 +83,7 @@ class RenameRegisteredModel(RegistryHandler):
         self.ok({"registered_model": serialise.registered_model(model)})
 
 
-class DeleteRegisteredModel(RegistryHandler):
+class DeleteRegisteredModel(MlflowRegistryHandler):
     @web.authenticated
     async def delete(self) -> None:
         """Delete a registered model and its versions."""
@@ -91,7 +91,7 @@ class DeleteRegisteredModel(RegistryHandler):
         self.ok()
 
 
-class SetRegisteredModelTag(RegistryHandler):
+class SetRegisteredModelTag(MlflowRegistryHandler):
     @web.authenticated
     async def post(self) -> None:
         """Set one tag of a registered model."""
@@ -106,7 +106,7 @@ class SetRegisteredModelTag(RegistryHandler):
         self.ok()
 
 
-class DeleteRegisteredModelTag(RegistryHandler):
+class DeleteRegisteredModelTag(MlflowRegistryHandler):
     @web.authenticated
     async def delete(self) -> None:
         """Remove one tag of a registered model."""
@@ -117,7 +117,7 @@ class DeleteRegisteredModelTag(RegistryHandler):
         self.ok()
 
 
-class SearchRegisteredModels(RegistryHandler):
+class SearchRegisteredModels(MlflowRegistryHandler):
     @web.authenticated
     async def get(self) -> None:
         """Registered models matching a filter (``name``, ``tags.*``), one page."""
@@ -137,7 +137,7 @@ class SearchRegisteredModels(RegistryHandler):
         self.ok(answer)
 
 
-class GetLatestVersions(RegistryHandler):
+class GetLatestVersions(MlflowRegistryHandler):
     async def _latest(self) -> None:
         f = self.fields()
         name = f.required_string("name")
@@ -157,7 +157,7 @@ class GetLatestVersions(RegistryHandler):
         await self._latest()
 
 
-class RegisteredModelAlias(RegistryHandler):
+class RegisteredModelAlias(MlflowRegistryHandler):
     @web.authenticated
     async def post(self) -> None:
         """Point an alias at a version (moving it if it pointed elsewhere)."""
@@ -197,7 +197,7 @@ class RegisteredModelAlias(RegistryHandler):
 
 
 # model versions --------------------------------------------------------------------------------
-class VersionHandler(RegistryHandler):
+class VersionHandler(MlflowRegistryHandler):
     def name_version(self) -> tuple[str, str]:
         f = self.fields()
         name = f.required_string("name")
@@ -266,7 +266,7 @@ class DeleteModelVersion(VersionHandler):
         self.ok()
 
 
-class SearchModelVersions(RegistryHandler):
+class SearchModelVersions(MlflowRegistryHandler):
     @web.authenticated
     async def get(self) -> None:
         """Versions matching a filter (``name``, ``run_id``, ``source_path``, ``tags.*`` …)."""

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from ...entities import Cell
 from .. import rules
-from ..rules import ITEM_FIELDS, check_cell_id, check_item  # noqa: F401  (TODO: drop)
 from .runs import require
 
 if TYPE_CHECKING:

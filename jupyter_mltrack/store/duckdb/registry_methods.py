@@ -8,9 +8,9 @@ model, a taken name, a changed param) is decided there.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
+from ...clock import now_ms
 from ...entities import LoggedModel, ModelVersion, RegisteredModel, RegistryEvent
 from ...search.filter_parser import (
     parse_logged_model_filter,
@@ -24,10 +24,6 @@ from ..registry_contract import AbstractRegistryStore
 from . import logged_models, runs
 from . import model_registry as registry
 from .connection import Connector
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class DuckDBRegistryMixin(AbstractRegistryStore):
@@ -56,7 +52,7 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
                 model_type,
                 params,
                 tags,
-                _now_ms(),
+                now_ms(),
             )
 
     def _get_logged_model(self, model_id: str) -> LoggedModel:
@@ -66,13 +62,13 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
     def _finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
         with self.connector.transaction() as con:
             logged_models.get(con, model_id, self.artifact_root)
-            logged_models.set_status(con, model_id, status, _now_ms())
+            logged_models.set_status(con, model_id, status, now_ms())
             return logged_models.get(con, model_id, self.artifact_root)
 
     def _set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
         with self.connector.transaction() as con:
             logged_models.get(con, model_id, self.artifact_root)
-            logged_models.set_tags(con, model_id, tags, _now_ms())
+            logged_models.set_tags(con, model_id, tags, now_ms())
 
     def _delete_logged_model_tag(self, model_id: str, key: str) -> None:
         with self.connector.transaction() as con:
@@ -113,7 +109,7 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
         self, name: str, tags: dict[str, str], description: str | None, user: str | None
     ) -> RegisteredModel:
         with self.connector.transaction() as con:
-            registry.create_model(con, name, description, tags, user, _now_ms())
+            registry.create_model(con, name, description, tags, user, now_ms())
             return registry.get_model(con, name)
 
     def _get_registered_model(self, name: str) -> RegisteredModel:
@@ -124,27 +120,27 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
         self, name: str, description: str | None, user: str | None
     ) -> RegisteredModel:
         with self.connector.transaction() as con:
-            registry.update_model(con, name, description, user, _now_ms())
+            registry.update_model(con, name, description, user, now_ms())
             return registry.get_model(con, name)
 
     def _rename_registered_model(
         self, name: str, new_name: str, user: str | None
     ) -> RegisteredModel:
         with self.connector.transaction() as con:
-            registry.rename_model(con, name, new_name, user, _now_ms())
+            registry.rename_model(con, name, new_name, user, now_ms())
             return registry.get_model(con, new_name)
 
     def _delete_registered_model(self, name: str, user: str | None) -> None:
         with self.connector.transaction() as con:
-            registry.delete_model(con, name, user, _now_ms())
+            registry.delete_model(con, name, user, now_ms())
 
     def _set_registered_model_tag(self, name: str, key: str, value: str, user: str | None) -> None:
         with self.connector.transaction() as con:
-            registry.set_model_tag(con, name, key, value, user, _now_ms())
+            registry.set_model_tag(con, name, key, value, user, now_ms())
 
     def _delete_registered_model_tag(self, name: str, key: str, user: str | None) -> None:
         with self.connector.transaction() as con:
-            registry.set_model_tag(con, name, key, None, user, _now_ms())
+            registry.set_model_tag(con, name, key, None, user, now_ms())
 
     def _search_registered_models(
         self,
@@ -178,7 +174,7 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
             if run_id is not None:
                 runs.require(con, run_id)
             number = registry.create_version(
-                con, name, source, run_id, model_id, run_link, description, tags, user, _now_ms()
+                con, name, source, run_id, model_id, run_link, description, tags, user, now_ms()
             )
             return registry.get_version(con, name, number)
 
@@ -190,19 +186,19 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
         self, name: str, version: int, description: str | None, user: str | None
     ) -> ModelVersion:
         with self.connector.transaction() as con:
-            registry.update_version(con, name, version, description, user, _now_ms())
+            registry.update_version(con, name, version, description, user, now_ms())
             return registry.get_version(con, name, version)
 
     def _delete_model_version(self, name: str, version: int, user: str | None) -> None:
         with self.connector.transaction() as con:
-            registry.delete_version(con, name, version, user, _now_ms())
+            registry.delete_version(con, name, version, user, now_ms())
 
     def _transition_model_version_stage(
         self, name: str, version: int, stage: str, archive_existing_versions: bool, user: str | None
     ) -> ModelVersion:
         with self.connector.transaction() as con:
             registry.transition_stage(
-                con, name, version, stage, archive_existing_versions, user, _now_ms()
+                con, name, version, stage, archive_existing_versions, user, now_ms()
             )
             return registry.get_version(con, name, version)
 
@@ -210,13 +206,13 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
         self, name: str, version: int, key: str, value: str, user: str | None
     ) -> None:
         with self.connector.transaction() as con:
-            registry.set_version_tag(con, name, version, key, value, user, _now_ms())
+            registry.set_version_tag(con, name, version, key, value, user, now_ms())
 
     def _delete_model_version_tag(
         self, name: str, version: int, key: str, user: str | None
     ) -> None:
         with self.connector.transaction() as con:
-            registry.set_version_tag(con, name, version, key, None, user, _now_ms())
+            registry.set_version_tag(con, name, version, key, None, user, now_ms())
 
     def _get_latest_versions(self, name: str, stages: list[str] | None) -> list[ModelVersion]:
         with self.connector.connect() as con:
@@ -238,11 +234,11 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
         self, name: str, alias: str, version: int, user: str | None
     ) -> None:
         with self.connector.transaction() as con:
-            registry.set_alias(con, name, alias, version, user, _now_ms())
+            registry.set_alias(con, name, alias, version, user, now_ms())
 
     def _delete_registered_model_alias(self, name: str, alias: str, user: str | None) -> None:
         with self.connector.transaction() as con:
-            registry.delete_alias(con, name, alias, user, _now_ms())
+            registry.delete_alias(con, name, alias, user, now_ms())
 
     def _get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         with self.connector.connect() as con:
@@ -270,7 +266,7 @@ class DuckDBRegistryMixin(AbstractRegistryStore):
         user: str | None,
     ) -> ModelVersion:
         with self.connector.transaction() as con:
-            registry.review(con, name, version, comment, approval, user, _now_ms())
+            registry.review(con, name, version, comment, approval, user, now_ms())
             return registry.get_version(con, name, version)
 
     def _get_registry_history(

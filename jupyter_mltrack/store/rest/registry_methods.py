@@ -9,7 +9,7 @@ embedded store raises.
 
 The acting ``user`` travels as a query argument; the server records it when its identity is
 Jupyter's shared token, and its authenticated user otherwise (see
-:meth:`jupyter_mltrack.server.registry_handlers.RegistryHandler.acting_user`).
+:meth:`jupyter_mltrack.server.registry_handlers.NativeRegistryHandler.acting_user`).
 
 Like the rest of the client, this module is imported by kernels: no tornado, no duckdb.
 """
