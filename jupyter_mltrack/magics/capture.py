@@ -123,7 +123,7 @@ class CellRecorder:
             t0=time.perf_counter(),
             stack=fluent.run_stack(),
             session=session,
-            session_runs=len(session._runs) if session is not None else 0,
+            session_runs=session.known_run_count if session is not None else 0,
         )
 
     def post_run_cell(self, result: Any) -> None:
@@ -215,11 +215,10 @@ class CellRecorder:
         # runs the session learnt of while the cell ran: started (or first touched) by it
         learnt: list[str] = []
         if session is not None:
-            keys = session._runs
-            if session is pending.session and len(keys) > pending.session_runs:
-                learnt = list(itertools.islice(keys, pending.session_runs, None))
-            elif session is not pending.session:
-                learnt = list(keys)
+            if session is not pending.session:
+                learnt = session.runs_learnt_since(0)
+            elif session.known_run_count > pending.session_runs:
+                learnt = session.runs_learnt_since(pending.session_runs)
         learnt = [k for k in learnt if k not in active and k not in self.runs]
         unseen_active = [
             run_id
