@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 LINT_PATHS := $(wildcard jupyter_mltrack tests bench examples ui-tests)
 STAMP := $(VENV)/.installed
 # the lab extension is rebuilt whenever its sources change (pip only builds it on install)
-EXT_SOURCES := $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null) labextension/package.json
+EXT_SOURCES := $(shell find labextension/src labextension/style labextension/schema -type f -not -path "*/generated/*" 2>/dev/null) labextension/package.json jupyter_mltrack/server/openapi.yaml
 EXT_STAMP := $(VENV)/.labextension-built
 JLPM := cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm
 # Jupyter refuses to run as root unless told; these machines run everything as root
@@ -26,6 +26,9 @@ $(STAMP): pyproject.toml
 $(EXT_STAMP): $(STAMP) $(EXT_SOURCES)
 	$(JLPM) install
 	$(JLPM) build:prod
+	@# serve the build in place (pip install copied it once; a rebuild would not reach that copy)
+	rm -rf $(VENV)/share/jupyter/labextensions/jupyter-mltrack
+	ln -s $(CURDIR)/jupyter_mltrack/labextension $(VENV)/share/jupyter/labextensions/jupyter-mltrack
 	touch $(EXT_STAMP)
 
 demo: $(EXT_STAMP)
