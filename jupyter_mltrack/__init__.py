@@ -66,7 +66,7 @@ _ELSEWHERE = {
     "register_model": "jupyter_mltrack.models.fluent",
     "model_registry": "jupyter_mltrack.models.fluent",
     "serve_model": "jupyter_mltrack.models.fluent",
-    "ModelRegistry": "jupyter_mltrack.models.registry",
+    "ModelRegistry": "jupyter_mltrack.models.registry_api",
 }
 _SUBMODULES = ("data", "widgets")
 

@@ -216,6 +216,21 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracki
     assert server.server_errors() == [], server.log()[-4000:]
 
 
+@pytest.fixture(params=["embedded", "rest"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, tracking_server: TrackingServer) -> Any:
+    """Each backend of the store contract in turn: the contract suites run on both unchanged."""
+    from jupyter_mltrack.store.duckdb.store import DuckDBStore
+    from jupyter_mltrack.store.rest.store import RestStore
+
+    backend: DuckDBStore | RestStore
+    if request.param == "embedded":
+        backend = DuckDBStore(tmp_path / "store")
+    else:
+        backend = RestStore(tmp_path / "client", tracking_server.url, tracking_server.token)
+    yield backend
+    backend.close()
+
+
 @pytest.fixture
 def tracking_server_factory(
     tmp_path: Path,

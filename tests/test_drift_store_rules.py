@@ -11,7 +11,6 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,26 +21,11 @@ from jupyter_mltrack.errors import ErrorCode, MltrackError
 from jupyter_mltrack.store import rules
 from jupyter_mltrack.store.batch import MetricRow, MetricSeriesRow, ParamRow, WriteBatch
 from jupyter_mltrack.store.contract import AbstractStore
-from jupyter_mltrack.store.duckdb.store import DuckDBStore
 from jupyter_mltrack.store.rest.store import RestStore, wire_batch
 from jupyter_mltrack.tracking.client import MltrackClient
 
 if TYPE_CHECKING:
     from conftest import TrackingServer
-
-
-@pytest.fixture(params=["embedded", "rest"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, tracking_server: TrackingServer
-) -> Iterator[AbstractStore]:
-    if request.param == "embedded":
-        embedded = DuckDBStore(tmp_path / "store")
-        yield embedded
-        embedded.close()
-    else:
-        rest = RestStore(tmp_path / "client", tracking_server.url, tracking_server.token)
-        yield rest
-        rest.close()
 
 
 def _now() -> int:

@@ -20,7 +20,7 @@ import jupyter_mltrack as mlt
 from jupyter_mltrack.errors import ErrorCode, MltrackError
 from jupyter_mltrack.models import fluent
 from jupyter_mltrack.models.cli import main as cli_main
-from jupyter_mltrack.models.registry import ModelRegistry
+from jupyter_mltrack.models.registry_api import ModelRegistry
 from jupyter_mltrack.models.save import save_model
 from jupyter_mltrack.tracking import context
 from jupyter_mltrack.tracking.session import get_session
@@ -391,7 +391,7 @@ REGISTER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from jupyter_mltrack.models.registry import ModelRegistry
+    from jupyter_mltrack.models.registry_api import ModelRegistry
     from jupyter_mltrack.tracking.session import get_session
     uri, count, me, barrier = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
     store = get_session().store

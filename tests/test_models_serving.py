@@ -414,7 +414,7 @@ def test_warm_models_load_once_and_follow_aliases(served: Served, tmp_path: Path
 
     store_dir = tmp_path / "store"
     shutil.copytree(served.store, store_dir)  # this test moves an alias: not in the shared store
-    from jupyter_mltrack.models.registry import ModelRegistry
+    from jupyter_mltrack.models.registry_api import ModelRegistry
     from jupyter_mltrack.store.duckdb.store import DuckDBStore
 
     db = DuckDBStore(store_dir)

@@ -19,7 +19,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -29,7 +29,7 @@ import yaml
 from test_server_openapi import SPEC_PATH, VERBS, SpecChecker
 
 from jupyter_mltrack.errors import ErrorCode, MltrackError
-from jupyter_mltrack.models.registry import current_user
+from jupyter_mltrack.models.registry_api import current_user
 from jupyter_mltrack.models.uris import file_uri_to_path
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
 from jupyter_mltrack.store.rest.store import RestStore
@@ -38,20 +38,6 @@ if TYPE_CHECKING:
     from conftest import TrackingServer
 
 Store = Any  # DuckDBStore | RestStore: the same registry methods
-
-
-@pytest.fixture(params=["embedded", "rest"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, tracking_server: TrackingServer
-) -> Iterator[Store]:
-    if request.param == "embedded":
-        embedded = DuckDBStore(tmp_path / "store")
-        yield embedded
-        embedded.close()
-    else:
-        rest = RestStore(tmp_path / "client", tracking_server.url, tracking_server.token)
-        yield rest
-        rest.close()
 
 
 def _unique(prefix: str) -> str:

@@ -40,20 +40,6 @@ if TYPE_CHECKING:
     from conftest import TrackingServer
 
 
-@pytest.fixture(params=["embedded", "rest"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, tracking_server: TrackingServer
-) -> Iterator[AbstractStore]:
-    if request.param == "embedded":
-        embedded = DuckDBStore(tmp_path / "store")
-        yield embedded
-        embedded.close()
-    else:
-        rest = RestStore(tmp_path / "client", tracking_server.url, tracking_server.token)
-        yield rest
-        rest.close()
-
-
 def _name(prefix: str = "exp") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> Any:
 
 
 def _models(args: argparse.Namespace) -> dict[str, Any]:
-    from .registry import ModelRegistry
+    from .registry_api import ModelRegistry
 
     reg = ModelRegistry(_store(args), user=args.user)
     action = args.models_command

@@ -20,7 +20,7 @@ from ..validation import check_name
 from . import env
 from .mlmodel import ModelMeta
 from .pyfunc_model import PyFuncModel, load_model_dir
-from .registry import ModelRegistry
+from .registry_api import ModelRegistry
 from .save import save_model as _save_model
 from .signature import Signature
 from .uris import default_store, file_uri_to_path, resolve_model_uri

@@ -78,7 +78,7 @@ class MltrackHandler(APIHandler):
             declared = self.get_query_argument("user", None)
             if declared is not None:
                 return check_name(declared, "user")
-            from ..models.registry import current_user
+            from ..models.registry_api import current_user
 
             return current_user()
         user = self.current_user

@@ -204,7 +204,8 @@ class AbstractStore(AbstractRegistryStore):
     ) -> Run:
         """Change a run's status, end time, name and tags (None deletes a tag) together.
 
-        A status set back to RUNNING clears the end time. INVALID_STATE for a deleted run.
+        A status set back to RUNNING clears the end time. Tags of a deleted run are refused
+        with INVALID_STATE, like every other write to it.
         """
         if status is not None and status not in RunStatus.ALL:
             raise MltrackError(
@@ -440,7 +441,7 @@ class AbstractStore(AbstractRegistryStore):
         tags: dict[str, str | None],
     ) -> Run:
         """Apply the changes in one transaction; return the run. RESOURCE_DOES_NOT_EXIST;
-        INVALID_STATE for a deleted run."""
+        INVALID_STATE for tags of a deleted run."""
 
     @abc.abstractmethod
     def _set_run_lifecycle(self, run_id: str, stage: str) -> None:

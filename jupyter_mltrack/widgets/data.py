@@ -22,7 +22,7 @@ from ..tracking.client import MltrackClient
 from . import static
 
 if TYPE_CHECKING:
-    from ..models.registry import ModelRegistry
+    from ..models.registry_api import ModelRegistry
 
 # attribute columns a run table can show, with their titles
 ATTRIBUTE_COLUMNS = {
@@ -267,7 +267,7 @@ def preview(client: MltrackClient, run_id: str, entry: ArtifactInfo) -> dict[str
 # models and the registry -----------------------------------------------------------------------
 def registry(client: MltrackClient) -> ModelRegistry:
     """The model registry of the client's store (flushed: a model logged a moment ago is in it)."""
-    from ..models.registry import ModelRegistry
+    from ..models.registry_api import ModelRegistry
 
     return ModelRegistry(client.store)
 

@@ -1,12 +1,11 @@
 """``Register``: register a model a run logged, under a new or existing name, with an alias.
 
-The widget is a face of :class:`~jupyter_mltrack.models.registry.ModelRegistry`: the same calls
-(and the same recorded history) as ``mlt.register_model`` and ``jupyter mltrack models``.
+The widget is a face of :class:`~jupyter_mltrack.models.registry_api.ModelRegistry`: the same
+calls (and the same recorded history) as ``mlt.register_model`` and ``jupyter mltrack models``.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -14,25 +13,14 @@ from traitlets import Unicode
 
 from ..entities import ModelVersion
 from ..errors import MltrackError
+from ..store.rules import check_alias
 from ..tracking.client import MltrackClient
 from ..validation import check_name
 from . import data, static
 from .base import StaticFallback
 
 if TYPE_CHECKING:
-    from ..models.registry import ModelRegistry
-
-_ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
-
-
-def check_alias(alias: Any) -> str:
-    """An alias: letters, digits, ``_`` and ``-``; not a number, ``latest`` or ``v<number>``,
-    which ``models:/name@…`` URIs would read as a version reference."""
-    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
-        raise MltrackError(f"alias {alias!r} must be 1 to 255 letters, digits, '_' or '-'")
-    if alias.lower() == "latest" or alias.isdigit() or re.fullmatch(r"[vV]\d+", alias):
-        raise MltrackError(f"alias {alias!r} is reserved: it reads as a version reference")
-    return alias
+    from ..models.registry_api import ModelRegistry
 
 
 class Register(StaticFallback, widgets.VBox):

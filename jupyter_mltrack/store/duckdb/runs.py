@@ -211,7 +211,14 @@ def artifact_index(con: Any, run_id: str) -> dict[str, tuple]:
 
 
 def set_tags(con: Any, run_id: str, tags: dict[str, str | None]) -> None:
-    """Set (None: delete) tags of a run, inside the caller's transaction."""
+    """Set (None: delete) tags of a run, inside the caller's transaction.
+
+    A deleted run's tags are refused like any other write to it (INVALID_STATE).
+    """
+    if not tags:
+        return
+    if require(con, run_id)[7] != "active":  # lifecycle_stage, in RUN_COLUMNS order
+        raise rules.deleted_run_error(run_id, "logging to it")
     for key, value in tags.items():
         if value is None:
             con.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", [run_id, key])

@@ -10,12 +10,14 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..entities import Approval, ModelVersion, RegisteredModel, RegistryEvent
 from ..errors import ErrorCode, MltrackError
+from ..validation import check_max_results
 from .mlmodel import ModelMeta
 from .uris import (
     default_store,
@@ -323,8 +325,8 @@ class ModelRegistry:
     # helpers -----------------------------------------------------------------------------
     @staticmethod
     def _all_pages(search: Any, filter_string: str | None, max_results: int) -> list[Any]:
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-            raise MltrackError(f"max_results must be a positive integer, got {max_results!r}")
+        # a total across pages (each page within the store's limit), so no upper bound here
+        check_max_results(max_results, sys.maxsize)
         out: list[Any] = []
         token = None
         while len(out) < max_results:
