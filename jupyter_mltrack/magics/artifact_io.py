@@ -8,8 +8,7 @@ buffer as every other logged item, carrying the cell it came from.
 
 from __future__ import annotations
 
-import time
-
+from ..clock import now_ms
 from ..store.batch import ArtifactRow, TagRow
 from ..tracking.session import TrackingSession
 from ..validation import check_artifact_path
@@ -21,9 +20,7 @@ def write_artifact(
     """Store ``data`` as the artifact ``path`` of a run (ended or not); return the path."""
     rel = check_artifact_path(path, "artifact path")
     written, size, media = session.store.save_artifact_bytes(run_id, rel, data)
-    session.buffer.add_artifacts(
-        [ArtifactRow(run_id, written, size, media, cell_id, int(time.time() * 1000))]
-    )
+    session.buffer.add_artifacts([ArtifactRow(run_id, written, size, media, cell_id, now_ms())])
     return written
 
 

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clock import now_ms
 from ..entities import Cell, RunStatus
 from ..store.batch import RunUpdateRow
 from ..tracking import context, fluent, lineage
@@ -119,7 +120,7 @@ class CellRecorder:
             front_id=front_id,
             source=getattr(info, "raw_cell", "") or "",
             execution_count=count,
-            start_ms=int(time.time() * 1000),
+            start_ms=now_ms(),
             t0=time.perf_counter(),
             stack=fluent.run_stack(),
             session=session,
@@ -286,9 +287,7 @@ class CellRecorder:
             track = self.runs[run_id]
             if self._status(run_id) == RunStatus.RUNNING:
                 set_tags_any_state(track.session, run_id, {fluent.END_REASON_TAG: reason}, None)
-                track.session.buffer.add_run_updates(
-                    [RunUpdateRow(run_id, status, int(time.time() * 1000))]
-                )
+                track.session.buffer.add_run_updates([RunUpdateRow(run_id, status, now_ms())])
                 track.session.run_state(run_id).status = status
                 ended.append(run_id)
             self.finalize(run_id)

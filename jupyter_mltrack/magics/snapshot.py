@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import platform
 import re
-import time
 from collections.abc import Sequence
 
+from ..clock import now_ms
 from ..entities import Cell
 from ..errors import MltrackError
 from ..tracking.session import TrackingSession
@@ -150,7 +150,7 @@ def to_ipynb(
                 "run_id": run_id,
                 "run_name": run_name,
                 "notebook": notebook,
-                "snapshot_time": int(time.time() * 1000),
+                "snapshot_time": now_ms(),
             },
         },
         "nbformat": 4,

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from ..clock import now_ms
 from ..entities import Cell, Run
 
 MAX_CELL_WIDTH = 28
@@ -52,7 +53,7 @@ def duration(start: int | None, end: int | None) -> str:
     """How long a run ran (up to now if it still runs)."""
     if not start:
         return ""
-    seconds = ((end or int(time.time() * 1000)) - start) / 1000
+    seconds = ((end or now_ms()) - start) / 1000
     if seconds < 60:
         return f"{seconds:.1f}s"
     if seconds < 3600:

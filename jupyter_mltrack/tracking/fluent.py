@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..clock import now_ms
 from ..config import resolve_store_dir
 from ..entities import (
     ArtifactInfo,
@@ -319,11 +320,10 @@ def log_metrics(
     metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None
 ) -> None:
     """Log several metrics at one step."""
-    import time
 
     if not isinstance(metrics, Mapping):
         raise MltrackError(f"log_metrics takes a dict, got {type(metrics).__name__}")
-    ts = timestamp if timestamp is not None else int(time.time() * 1000)
+    ts = timestamp if timestamp is not None else now_ms()
     items = [Metric(k, v, ts, 0 if step is None else step) for k, v in metrics.items()]
     _get_client().log_batch(_run_id(), metrics=items)
 

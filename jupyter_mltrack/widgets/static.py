@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..clock import now_ms
 from .downsample import downsample
 
 #: Points per curve in a static figure: it is stored in the notebook file, so keep it small.
@@ -62,7 +63,7 @@ def duration(start: int | None, end: int | None) -> str:
     """How long a run ran (up to now if it still runs)."""
     if not start:
         return ""
-    seconds = max(0.0, ((end or int(time.time() * 1000)) - start) / 1000)
+    seconds = max(0.0, ((end or now_ms()) - start) / 1000)
     if seconds < 60:
         return f"{seconds:.1f}s"
     if seconds < 3600:
