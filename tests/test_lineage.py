@@ -16,12 +16,9 @@ import pytest
 
 import jupyter_mltrack as mlt
 from jupyter_mltrack.errors import MltrackError
-from jupyter_mltrack.store.duckdb.liveness import (
-    process_alive,
-    process_start_token,
-    reap_dead_runs,
-)
+from jupyter_mltrack.store.duckdb.liveness import reap_dead_runs
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
+from jupyter_mltrack.store.run_owner import process_alive, process_start_token
 from jupyter_mltrack.tracking import lineage
 from jupyter_mltrack.tracking.client import MltrackClient
 

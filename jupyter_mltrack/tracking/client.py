@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -252,15 +253,15 @@ class MltrackClient:
     ) -> None:
         """Log one metric point. Returns in about a microsecond; the write is buffered."""
         self._session.writable_run(run_id)
-        row = rules.metric_row(
-            run_id,
+        key, value, step, timestamp = rules.check_metric_point(
             key,
             value,
             0 if step is None else step,
-            now_ms() if timestamp is None else timestamp,
-            context.current.cell_id,
+            int(time.time() * 1000) if timestamp is None else timestamp,  # clock.now_ms, inlined
         )
-        self._session.buffer.add_metric(*row)
+        self._session.buffer.add_metric(
+            run_id, key, value, step, timestamp, context.current.cell_id
+        )
 
     def log_metric_series(
         self,

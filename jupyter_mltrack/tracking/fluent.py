@@ -29,7 +29,7 @@ from ..entities import (
     ViewType,
 )
 from ..errors import ErrorCode, MltrackError
-from ..store.duckdb.liveness import END_REASON_TAG
+from ..store.run_owner import END_REASON_TAG
 from ..validation import check_name
 from .client import MltrackClient, PagedList
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from ..entities import Cell
 from ..errors import ErrorCode, MltrackError
-from ..store.duckdb.liveness import HOST_TAG, PID_TAG, PROCESS_START_TAG, process_start_token
+from ..store.run_owner import HOST_TAG, PID_TAG, PROCESS_START_TAG, process_start_token
 
 if TYPE_CHECKING:
     from ..store.contract import AbstractStore
