@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import MltrackError
 from .jsonable import to_jsonable
+from .mlmodel import model_file
 from .signature import Schema, enforce_schema
 
 EXAMPLE_FILE = "input_example.json"
@@ -80,7 +81,7 @@ def load_example(model_dir: Path, info: dict[str, Any] | None, schema: Schema | 
 
     if not info or "artifact_path" not in info:
         return None
-    path = Path(model_dir) / str(info["artifact_path"])
+    path = model_file(model_dir, info["artifact_path"], "input example")
     if not path.is_file():
         raise MltrackError(f"the model's input example {path} is missing")
     content = json.loads(path.read_text())

@@ -40,6 +40,31 @@ _KNOWN = (
 )
 
 
+def model_file(model_dir: str | Path, name: Any, what: str = "file") -> Path:
+    """``model_dir / name`` for a file name read from an ``MLmodel`` file, kept inside the folder.
+
+    An ``MLmodel`` file comes with the model, so the names in it are not trusted: an absolute
+    path, a ``..`` segment or a symlink that leads out of the model folder is refused.
+
+    Raises
+    ------
+    MltrackError
+        INVALID_PARAMETER_VALUE for a name that is not a relative path inside ``model_dir``.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise MltrackError(f"the MLmodel file names no {what} (got {name!r})")
+    base = Path(model_dir).resolve()
+    rel = Path(name)
+    if rel.is_absolute() or rel.drive or ".." in rel.parts:
+        raise MltrackError(
+            f"the MLmodel file names {what} {name!r}, which is not a path inside the model folder"
+        )
+    path = (base / rel).resolve()
+    if path != base and base not in path.parents:
+        raise MltrackError(f"the MLmodel file's {what} {name!r} leads out of the model folder")
+    return path
+
+
 def _utc_now() -> str:
     # MLflow writes a naive UTC timestamp in str(datetime) form: '2024-01-31 12:00:00.123456'
     return str(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))

@@ -222,3 +222,57 @@ def resolve_model_uri(
     if not path.exists():
         raise MltrackError(f"no model at {path}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
     return ResolvedModel(uri, _model_dir(path, uri))
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def check_within_root(root: str | os.PathLike[str], location: str) -> Path:
+    """The local folder ``location`` (a path or ``file:`` URI) names, if it is inside ``root``.
+
+    Both are resolved first (symlinks followed, ``..`` collapsed), so neither a ``..`` segment
+    nor a symlink leads out. Used before a server reads a model version's files: a model's
+    files are code (pickles), so only files in the store's own artifact root are ever loaded.
+
+    Raises
+    ------
+    MltrackError
+        INVALID_PARAMETER_VALUE when ``location`` is not a local path or lies outside ``root``.
+    """
+    base = Path(root).expanduser().resolve()
+    path = file_uri_to_path(location).resolve()
+    if not _inside(base, path):
+        raise MltrackError(
+            f"{location!r} is outside the store's artifact root; only models stored there "
+            "are loaded by the server"
+        )
+    return path
+
+
+def check_version_source(root: str | os.PathLike[str], source: str) -> str:
+    """``source`` if a model version may be registered with it, for a store rooted at ``root``.
+
+    Accepted, as MLflow's server accepts them: ``runs:/<run id>/<path>`` and ``models:/…``
+    without ``..`` segments, and a local path or ``file:`` URI inside the artifact root.
+    Other schemes (``s3://``…) pass when they have no ``..`` segment; this package never reads
+    them. A relative local path is refused (it would depend on the server's working folder).
+
+    Raises
+    ------
+    MltrackError
+        INVALID_PARAMETER_VALUE for a source that leads out of the artifact root.
+    """
+    scheme = urlparse(source).scheme.lower()
+    if scheme in ("runs", "models") or (scheme not in ("", "file") and len(scheme) > 1):
+        segments = unquote(source.partition(":")[2]).replace("\\", "/").split("/")
+        if ".." in segments:
+            raise MltrackError(f"model version source {source!r} must not contain '..'")
+        return source
+    if scheme == "" and not Path(source).expanduser().is_absolute():
+        raise MltrackError(
+            f"model version source {source!r} is a relative path; use runs:/, models:/ or an "
+            "absolute path inside the store's artifact root"
+        )
+    check_within_root(root, source)
+    return source

@@ -3,8 +3,9 @@
 ``POST api/models/<name>/<ref>/predict`` scores a request body in MLflow's scoring formats;
 ``GET`` on the same path describes the version ``<ref>`` names (and whether it is loaded);
 ``DELETE`` unloads the model's loaded versions. ``<ref>`` is a version number, ``@alias`` (or a
-bare alias), a stage, or ``latest``. The loading and caching live in
-:mod:`jupyter_mltrack.models.warm`; these handlers only adapt HTTP to it.
+bare alias), a stage, or ``latest``. The loading (in a worker process per model, never in the
+server's) and caching live in :mod:`jupyter_mltrack.models.warm`; these handlers only adapt
+HTTP to it. :func:`stop_warm_models` stops the workers when the server stops.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ class WarmModelHandler(MltrackHandler):
     async def delete(self, name: str, ref: str) -> None:
         """Unload the model's loaded versions (the next request loads again)."""
         self.send_json({"unloaded": self.warm().evict(name)})
+
+
+def stop_warm_models(settings: dict[str, Any]) -> None:
+    """Stop every warm model's worker process (blocking; the server calls it when it stops)."""
+    found = settings.get(WARM_SETTING)
+    if isinstance(found, WarmModels):
+        found.close()
 
 
 def model_handlers() -> list[tuple[str, type]]:

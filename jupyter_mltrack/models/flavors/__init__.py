@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from ...errors import MltrackError
-from ..mlmodel import ModelMeta
+from ..mlmodel import ModelMeta, model_file
 
 FLAVORS = ("sklearn", "pytorch", "pyfunc")
 # what each flavor name is called in an MLmodel file
@@ -96,7 +96,7 @@ def load_predictor(model_dir: Path, meta: ModelMeta) -> Predictor:
             f"the model in {model_dir} is loaded by {loader}, which cannot be imported here "
             f"({exc}); install the package that provides it"
         ) from None
-    data_path = model_dir / conf["data"] if "data" in conf else model_dir
+    data_path = model_file(model_dir, conf["data"], "data") if "data" in conf else model_dir
     # MLflow's loader_module protocol names the module's entry point ``_load_pyfunc``
     load = getattr(module, "_load_pyfunc", None)
     if not callable(load):

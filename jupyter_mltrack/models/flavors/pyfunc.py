@@ -16,7 +16,7 @@ from typing import Any
 
 from ...errors import MltrackError
 from ..env import distribution_of
-from ..mlmodel import PYFUNC_FLAVOR, ModelMeta
+from ..mlmodel import PYFUNC_FLAVOR, ModelMeta, model_file
 from . import SavedFlavor
 
 LOADER_MODULE = __name__
@@ -63,7 +63,7 @@ def load_native(model_dir: Path, meta: ModelMeta) -> Any:
     import cloudpickle
 
     conf = meta.pyfunc_conf or {}
-    path = Path(model_dir) / str(conf.get("python_model", MODEL_FILE))
+    path = model_file(model_dir, conf.get("python_model", MODEL_FILE), "python_model")
     if not path.is_file():
         raise MltrackError(f"the model file {path} is missing")
     with open(path, "rb") as src:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import MltrackError
-from ..mlmodel import PYFUNC_FLAVOR, ModelMeta
+from ..mlmodel import PYFUNC_FLAVOR, ModelMeta, model_file
 from . import SavedFlavor
 
 FLAVOR_NAME = "pytorch"
@@ -69,7 +69,7 @@ def load_native(model_dir: Path, meta: ModelMeta) -> Any:
     import torch
 
     conf = meta.flavors[FLAVOR_NAME]
-    data = model_dir / str(conf.get("model_data", DATA_DIR))
+    data = model_file(model_dir, conf.get("model_data", DATA_DIR), "model_data")
     path = data / MODEL_FILE
     if not path.is_file():
         exported = data / EXPORTED_FILE

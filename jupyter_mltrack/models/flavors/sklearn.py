@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import MltrackError
-from ..mlmodel import PYFUNC_FLAVOR, ModelMeta
+from ..mlmodel import PYFUNC_FLAVOR, ModelMeta, model_file
 from . import SavedFlavor
 
 FLAVOR_NAME = "sklearn"
@@ -65,7 +65,7 @@ def load_native(model_dir: Path, meta: ModelMeta) -> Any:
     fmt = conf.get("serialization_format", "pickle")
     if fmt not in FORMATS:
         raise MltrackError(f"unknown scikit-learn serialization format {fmt!r} in {model_dir}")
-    path = model_dir / str(conf.get("pickled_model", MODEL_FILE))
+    path = model_file(model_dir, conf.get("pickled_model", MODEL_FILE), "pickled_model")
     if not path.is_file():
         raise MltrackError(f"the model file {path} is missing")
     if fmt == "skops":
