@@ -246,9 +246,10 @@ def _preview_html(preview: dict[str, Any], static_image: bool) -> str:
     elif kind == "table":
         out += [static.table(preview.get("columns", []), preview.get("rows", [])), truncated]
     elif kind == "html":
-        # a sandboxed frame without same-origin: the artifact's scripts cannot reach the page
+        # an empty sandbox, as the lab's run view uses: the artifact's scripts never run, so a
+        # logged page cannot act in the notebook (nor phish from inside the frame with script)
         out += [
-            '<iframe sandbox="allow-scripts" style="width:100%;height:420px;border:1px solid '
+            '<iframe sandbox="" style="width:100%;height:420px;border:1px solid '
             f'var(--jp-border-color2,#ddd)" srcdoc="{static.esc(preview.get("text", ""))}">'
             "</iframe>",
             truncated,

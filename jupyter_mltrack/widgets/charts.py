@@ -8,6 +8,7 @@ plotly's mime bundle instead (rendered by plotly's JupyterLab extension): a few 
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -27,8 +28,19 @@ PALETTE = (
 )  # fmt: skip
 
 
+def plain(text: str) -> str:
+    """``text`` for a Plotly label: Plotly reads legends, titles and hover text as HTML.
+
+    Only ``&``, ``<`` and ``>`` are escaped: Plotly decodes those entities back to the
+    characters, while quotes need no escaping in text and ``&quot;`` would show as typed.
+    """
+    return html.escape(text, quote=False)
+
+
 def figure(title: str, height: int = 360, widget: bool = False, **layout: Any) -> Any:
     """An empty figure (a FigureWidget with ``widget``) with the package's layout defaults.
+
+    ``title`` is plain text (escaped here).
 
     Backgrounds are transparent and text and grid lines a middle grey, so one figure reads on
     JupyterLab's light and dark themes alike (plotly does not follow the notebook's theme).
@@ -36,7 +48,7 @@ def figure(title: str, height: int = 360, widget: bool = False, **layout: Any) -
     fig = go.FigureWidget() if widget else go.Figure()
     axis = {"gridcolor": _GRID, "zerolinecolor": _ZERO_LINE, "linecolor": _ZERO_LINE}
     fig.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 14}},
+        title={"text": plain(title), "x": 0.01, "font": {"size": 14}},
         height=height,
         margin={"l": 50, "r": 20, "t": 40, "b": 40},
         template="plotly_white",
@@ -66,12 +78,12 @@ def run_label(run: Run, runs: list[Run]) -> str:
 
 
 def curve(history: MetricHistory, name: str, color: str | None, max_points: int) -> go.Scatter:
-    """A metric history as one line, downsampled to ``max_points``."""
+    """A metric history as one line, downsampled to ``max_points``; ``name`` is plain text."""
     xs, ys = downsample(history.steps, history.values, max_points)
     return go.Scatter(
         x=xs,
         y=ys,
-        name=name,
+        name=plain(name),
         mode="lines+markers" if len(ys) < 30 else "lines",
         line={"color": color} if color else None,
     )

@@ -290,7 +290,7 @@ class Compare(StaticFallback, widgets.VBox):
                 hist = data.history(self._client, run.info.run_id, self.metric)
                 traces.append(charts.curve(hist, label, color, self._max_points))
         self.curves.data = ()
-        self.curves.update_layout(yaxis_title=self.metric or None)
+        self.curves.update_layout(yaxis_title=charts.plain(self.metric) if self.metric else None)
         if traces:
             self.curves.add_traces(traces)
         charts.message(self.curves, "" if traces else "no metrics to draw")
@@ -305,7 +305,7 @@ class Compare(StaticFallback, widgets.VBox):
             return
         numeric = _floats(xs)
         points = [
-            (x if numeric is None else numeric[i], y, label, color)
+            (charts.plain(str(x)) if numeric is None else numeric[i], _axis_value(y), label, color)
             for i, (x, y, label, color) in enumerate(zip(xs, ys, self._labels, self._colors))
             if x is not None and y is not None
         ]
@@ -313,7 +313,7 @@ class Compare(StaticFallback, widgets.VBox):
             go.Scatter(
                 x=[p[0] for p in points],
                 y=[p[1] for p in points],
-                text=[p[2] for p in points],
+                text=[charts.plain(p[2]) for p in points],
                 mode="markers+text",
                 textposition="top center",
                 marker={"color": [p[3] for p in points], "size": 10},
@@ -321,7 +321,9 @@ class Compare(StaticFallback, widgets.VBox):
             )
         )
         self.scatter.update_layout(
-            xaxis_title=self.scatter_x, yaxis_title=self.scatter_y, xaxis_type="-"
+            xaxis_title=charts.plain(self.scatter_x),
+            yaxis_title=charts.plain(self.scatter_y),
+            xaxis_type="-",
         )
         charts.message(self.scatter, "" if points else "no run has both values")
         charts.show(self._scatter_out, self.scatter)
@@ -348,7 +350,7 @@ class Compare(StaticFallback, widgets.VBox):
                 "color": [fill if math.isnan(v) else v for v in color_values],
                 "colorscale": "Viridis",
                 "showscale": True,
-                "colorbar": {"title": {"text": self.metric}},
+                "colorbar": {"title": {"text": charts.plain(self.metric)}},
             }
         # plotly outlines parcoords text in the page colour, which a transparent page makes white
         plain = {"shadow": "none"}
@@ -359,6 +361,11 @@ class Compare(StaticFallback, widgets.VBox):
         )
         charts.message(self.parallel, "")
         charts.show(self._parallel_out, self.parallel)
+
+
+def _axis_value(value: Any) -> Any:
+    """A value for a scatter axis: text (a param) becomes a category, escaped for Plotly."""
+    return charts.plain(value) if isinstance(value, str) else value
 
 
 def _differs(values: list[Any]) -> bool:
@@ -380,9 +387,12 @@ def _floats(values: list[Any]) -> list[float] | None:
 
 
 def _dimension(label: str, values: list[Any]) -> dict[str, Any]:
-    """One parallel-coordinates axis: numbers as they are, text as categories."""
+    """One parallel-coordinates axis: numbers as they are, text as categories.
+
+    Labels and category names are escaped: Plotly reads them as HTML.
+    """
     numbers = _floats(values)
-    short = label if len(label) <= 24 else label[:23] + "…"
+    short = charts.plain(label if len(label) <= 24 else label[:23] + "…")
     if numbers is not None:
         return {"label": short, "values": numbers}
     categories = sorted({str(v) for v in values if v is not None})
@@ -391,5 +401,5 @@ def _dimension(label: str, values: list[Any]) -> dict[str, Any]:
         "label": short,
         "values": [codes[str(v)] if v is not None else math.nan for v in values],
         "tickvals": list(range(len(categories))),
-        "ticktext": [c if len(c) <= 16 else c[:15] + "…" for c in categories],
+        "ticktext": [charts.plain(c if len(c) <= 16 else c[:15] + "…") for c in categories],
     }

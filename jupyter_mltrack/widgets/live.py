@@ -237,7 +237,9 @@ class LiveMetrics(StaticFallback, widgets.VBox):
         index = self._traces.get(key)
         if index is None:
             color = charts.PALETTE[len(self._traces) % len(charts.PALETTE)]
-            self.figure.add_scatter(x=xs, y=ys, name=key, mode="lines", line={"color": color})
+            self.figure.add_scatter(
+                x=xs, y=ys, name=charts.plain(key), mode="lines", line={"color": color}
+            )
             self._traces[key] = len(self.figure.data) - 1
             return
         with self.figure.batch_update():
