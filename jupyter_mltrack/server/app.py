@@ -1,8 +1,10 @@
 """The Jupyter server extension: it makes the Jupyter server the tracking server of one store.
 
 Loaded into any Jupyter server (``jupyter lab``, ``jupyter server``) when the package is
-installed, or run on its own as ``jupyter mltrack server [--port --ip --store]``. While it runs
-it owns the store (DESIGN.md, "One writer per store"):
+installed, or run on its own as ``jupyter mltrack server [--port --ip --store]``. On its own it
+is a tracking server and nothing else (:class:`TrackingServerApp`): its token, which MLflow
+clients of a whole team hold, opens no kernels, terminals or files. While it runs it owns the
+store (DESIGN.md, "One writer per store"):
 
 - it opens the DuckDB file and keeps it open;
 - it tells kernels it starts where it is (``MLTRACK_STORE``, ``MLTRACK_SERVER_URL``,
@@ -13,7 +15,9 @@ it owns the store (DESIGN.md, "One writer per store"):
 - on shutdown it finishes the store call in progress, refuses later ones (clients spool
   them), closes the file and removes ``server.json``.
 
-Every route sits under ``{base_url}mltrack/`` and requires Jupyter's authentication.
+Every route sits under ``{base_url}mltrack/`` and requires Jupyter's authentication, and
+Jupyter's authorization of the action ("read", "write" or "execute") on the resource
+``"mltrack"`` (see :class:`jupyter_mltrack.server.base.MltrackHandler`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
 from tornado import ioloop
 from traitlets import Float, Int, Unicode, default
 
@@ -34,6 +39,48 @@ from . import base
 from .owned_store import OwnedStore
 from .routes import mltrack_handlers
 
+#: the package name under which Jupyter enables the extension (``jpserver_extensions``)
+EXTENSION_PACKAGE = "jupyter_mltrack"
+
+
+class TrackingServerApp(ServerApp):
+    """The Jupyter server of ``mltrack server``: the tracking API and nothing else.
+
+    A team's MLflow clients are given this server's token, so the token must grant tracking
+    only. Of Jupyter's own services it keeps ``api`` (``/api/status``, ``/api/me``) and
+    ``auth`` (login and logout); contents, files, kernels, kernel specs, sessions, nbconvert,
+    config, events, shutdown and the ``/view`` pages are not served (404), and no other server
+    extension is loaded (terminals, JupyterLab, …) nor extra service added, whatever the
+    configuration enables.
+    """
+
+    # name stays ServerApp's: it names the config files read (jupyter_server_config.*)
+
+    # ServerApp's documented seam: "Subclasses can override this list to expose a subset of
+    # these handlers." It is a class attribute, not a trait, so no configuration can widen it.
+    default_services = ("api", "auth")  # type: ignore[assignment]  # (typed as its 13 items)
+
+    def init_server_extensions(self) -> None:
+        """Load this extension only, even if config files or the command line enable others."""
+        others = sorted(
+            n for n, on in self.jpserver_extensions.items() if on and n != EXTENSION_PACKAGE
+        )
+        if others:
+            self.log.info("mltrack server serves tracking only; not loading: %s", ", ".join(others))
+        self.jpserver_extensions = {EXTENSION_PACKAGE: True}
+        super().init_server_extensions()
+
+    def init_webapp(self) -> None:
+        """Build the web application without ``/files/`` and without services that
+        configuration adds."""
+        # the contents manager adds /files/ (raw files under root_dir) outside any service
+        self.contents_manager.files_handler_class = None
+        if self.extra_services:
+            self.log.info("mltrack server serves tracking only; not serving: %s",
+                          ", ".join(self.extra_services))  # fmt: skip
+            self.extra_services = []
+        super().init_webapp()
+
 
 class MltrackApp(ExtensionApp):
     """The jupyter-mltrack tracking server (a Jupyter server extension).
@@ -42,10 +89,13 @@ class MltrackApp(ExtensionApp):
     command line as ``--MltrackApp.<name>=…``.
     """
 
-    name = "jupyter_mltrack"
+    name = EXTENSION_PACKAGE
     description = "The jupyter-mltrack tracking server: native and MLflow REST APIs over a store."
     extension_url = "/mltrack/api/info"
-    load_other_extensions = True
+    # launched on its own (launch() below) it is the tracking server only; loaded into
+    # JupyterLab or `jupyter server` neither setting applies and the server stays as it is
+    load_other_extensions = False
+    serverapp_class = TrackingServerApp
     aliases = {**ExtensionApp.aliases, "store": "MltrackApp.store_dir"}
 
     store_dir = Unicode(
@@ -230,6 +280,10 @@ class MltrackApp(ExtensionApp):
 def launch(argv: list[str] | None = None) -> None:
     """Run the tracking server on its own (``jupyter mltrack server [--port --ip --store]``).
 
+    It serves tracking only (:class:`TrackingServerApp`): whoever holds its token can read and
+    write the store, as the server's authorizer allows, but cannot start kernels or terminals
+    or read the server's files.
+
     Parameters
     ----------
     argv:
@@ -242,4 +296,4 @@ def launch(argv: list[str] | None = None) -> None:
     MltrackApp.launch_instance([strict, *(argv or [])])
 
 
-__all__ = ["MltrackApp", "launch"]
+__all__ = ["MltrackApp", "TrackingServerApp", "launch"]

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 
@@ -26,6 +28,9 @@ T = TypeVar("T")
 
 STORE_SETTING = "mltrack_store"
 CONFIG_SETTING = "mltrack_config"
+
+#: the resource every route is authorized on (``Authorizer.is_authorized(…, resource)``)
+AUTH_RESOURCE = "mltrack"
 
 
 def _finite_or_str(value: Any) -> Any:
@@ -46,7 +51,36 @@ def dumps(data: Any) -> str:
 
 class MltrackHandler(APIHandler):
     """Base of every jupyter-mltrack route. Subclasses decorate each verb with
-    ``@web.authenticated``; a test walks every route without credentials."""
+    ``@web.authenticated``; a test walks every route without credentials.
+
+    Every authenticated request is also authorized here, in :meth:`prepare`, before a handler
+    reads its body: the server's ``Authorizer`` must allow the request's action on the
+    resource ``"mltrack"``. The action is Jupyter's for the HTTP method (GET/HEAD "read";
+    POST/PUT/PATCH/DELETE "write") unless the handler's :attr:`auth_actions` names another,
+    as reads sent as POST (MLflow's searches) and model scoring ("execute") do.
+    """
+
+    auth_resource = AUTH_RESOURCE
+
+    #: the authorization action of a verb whose action is not its HTTP method's (e.g. a search
+    #: sent as POST: ``{"POST": "read"}``); verbs not listed take the method's action
+    auth_actions: ClassVar[Mapping[str, str]] = {}
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Authenticate (Jupyter), then authorize the request's action on ``"mltrack"``."""
+        await super().prepare()
+        user = self.current_user
+        if not user:
+            return  # unauthenticated: @web.authenticated (or Jupyter's prepare) refuses it
+        method = (self.request.method or "").upper()
+        action = self.auth_actions.get(method) or HTTP_METHOD_TO_AUTH_ACTION.get(method, "write")
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(
+                403, f"user is not authorized to {action} on resource: {AUTH_RESOURCE}"
+            )
 
     @property
     def store(self) -> DuckDBStore:

@@ -24,6 +24,8 @@ _PATH = r"api/models/(?P<name>[^/]+)/(?P<ref>[^/]+)/predict"
 class WarmModelHandler(MltrackHandler):
     """Scores with, describes, or unloads a warm model version."""
 
+    auth_actions = {"POST": "execute", "DELETE": "execute"}  # scoring runs the model's code
+
     def warm(self) -> WarmModels:
         """The server's one cache of loaded models (created on first use)."""
         settings: dict[str, Any] = self.application.settings

@@ -49,6 +49,8 @@ class GetExperimentByName(MlflowHandler):
 
 
 class SearchExperiments(MlflowHandler):
+    auth_actions = {"POST": "read"}  # a search, sent as POST too
+
     async def _search(self) -> None:
         f = self.fields()
         view_type = f.choice("view_type", ViewType.CHOICES, ViewType.ACTIVE_ONLY, VIEW_TYPE_NUMBERS)

@@ -111,6 +111,8 @@ class LoggedModelParams(MlflowHandler):
 
 
 class SearchLoggedModels(MlflowHandler):
+    auth_actions = {"POST": "read"}  # a search, sent as POST
+
     @web.authenticated
     async def post(self) -> None:
         """Logged models of some experiments matching a filter; ``list_artifacts`` of a run

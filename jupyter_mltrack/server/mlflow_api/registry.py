@@ -138,6 +138,8 @@ class SearchRegisteredModels(MlflowRegistryHandler):
 
 
 class GetLatestVersions(MlflowRegistryHandler):
+    auth_actions = {"POST": "read"}  # a read, sent as POST too
+
     async def _latest(self) -> None:
         f = self.fields()
         name = f.required_string("name")

@@ -96,6 +96,8 @@ class RestoreRun(MlflowHandler):
 
 
 class SearchRuns(MlflowRunHandler):
+    auth_actions = {"POST": "read"}  # a search, sent as POST
+
     @web.authenticated
     async def post(self) -> None:
         """Runs matching a filter (the store parses the grammar), ordered, one page."""
