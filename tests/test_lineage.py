@@ -18,7 +18,7 @@ import jupyter_mltrack as mlt
 from jupyter_mltrack.errors import MltrackError
 from jupyter_mltrack.store.duckdb.liveness import reap_dead_runs
 from jupyter_mltrack.store.duckdb.store import DuckDBStore
-from jupyter_mltrack.store.run_owner import process_alive, process_start_token
+from jupyter_mltrack.store.run_owner import host_id, process_alive, process_start_token
 from jupyter_mltrack.tracking import lineage
 from jupyter_mltrack.tracking.client import MltrackClient
 
@@ -240,11 +240,21 @@ def test_the_reaper_leaves_other_hosts_and_foreign_runs_alone(tmp_path):
     store = tmp_path / "store"
     raw = DuckDBStore(store)
     foreign = raw.create_run("0", "foreign", "u", 1, {"note": "no pid tag"})
+    # the reaper goes by the host id (boot and pid namespace), which the tracking API writes
+    host_id_tag = {"mltrack.host.id": host_id()}
     elsewhere = raw.create_run(
-        "0", "remote", "u", 1, {"mltrack.pid": "1", "mltrack.host": "another-host"}
+        "0",
+        "remote",
+        "u",
+        1,
+        {"mltrack.pid": "1", "mltrack.host": "another-host", "mltrack.host.id": "another-host"},
     )
     garbage = raw.create_run(
-        "0", "garbage", "u", 1, {"mltrack.pid": "abc", "mltrack.host": socket.gethostname()}
+        "0",
+        "garbage",
+        "u",
+        1,
+        {"mltrack.pid": "abc", "mltrack.host": socket.gethostname(), **host_id_tag},
     )
     exited = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -255,7 +265,11 @@ def test_the_reaper_leaves_other_hosts_and_foreign_runs_alone(tmp_path):
     )
     dead_pid = exited.stdout.strip()
     dead = raw.create_run(
-        "0", "dead", "u", 1, {"mltrack.pid": dead_pid, "mltrack.host": socket.gethostname()}
+        "0",
+        "dead",
+        "u",
+        1,
+        {"mltrack.pid": dead_pid, "mltrack.host": socket.gethostname(), **host_id_tag},
     )
     assert reap_dead_runs(raw, host="another-host") == []  # pid 1 always lives
     assert raw.get_run(elsewhere.info.run_id).info.status == "RUNNING"

@@ -25,6 +25,7 @@ from ..store.batch import (
     RunUpdateRow,
     TagRow,
     WriteBatch,
+    check_batch_id,
 )
 from ..validation import (
     check_artifact_path,
@@ -430,6 +431,7 @@ BATCH_FIELDS = (
     "inputs",
     "cells",
     "run_updates",
+    "batch_id",
 )
 
 
@@ -454,6 +456,7 @@ def batch_from_json(data: dict[str, Any]) -> WriteBatch:
         inputs=_inputs(data),
         cells=_cells(data),
         run_updates=_run_updates(data),
+        batch_id=check_batch_id(data.get("batch_id")),
     )
 
 

@@ -11,10 +11,13 @@ spool, the REST client) stays a list per row.
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..entities import Cell
+from ..errors import MltrackError
 
 
 class MetricRow(NamedTuple):
@@ -97,7 +100,13 @@ class RunUpdateRow(NamedTuple):
 
 @dataclass
 class WriteBatch:
-    """Everything buffered since the last flush, applied by the store in one transaction."""
+    """Everything buffered since the last flush, applied by the store in one transaction.
+
+    ``batch_id`` (made when the buffer is drained, kept through the spool and the wire) is
+    recorded by the store in the same transaction as the rows: a batch sent again after an
+    ambiguous failure (a timeout, a cut-off answer, a crash between write and unlink of a spool
+    file) is recognised and not applied twice. None: no such protection (a one-off write).
+    """
 
     metrics: list[MetricRow] = field(default_factory=list)
     metric_series: list[MetricSeriesRow] = field(default_factory=list)
@@ -107,6 +116,7 @@ class WriteBatch:
     inputs: list[InputRow] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
     run_updates: list[RunUpdateRow] = field(default_factory=list)
+    batch_id: str | None = None
 
     def __len__(self) -> int:
         return (
@@ -149,7 +159,7 @@ class WriteBatch:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (for the spool and the REST client): a list per row."""
-        return {
+        data: dict[str, Any] = {
             "metrics": [list(r) for r in self.metrics],
             "metric_series": [
                 [
@@ -169,6 +179,9 @@ class WriteBatch:
             "cells": [vars(c) for c in self.cells],
             "run_updates": [list(r) for r in self.run_updates],
         }
+        if self.batch_id is not None:
+            data["batch_id"] = self.batch_id
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WriteBatch:
@@ -182,7 +195,25 @@ class WriteBatch:
             inputs=[InputRow(*r) for r in data.get("inputs", [])],
             cells=[Cell(**c) for c in data.get("cells", [])],
             run_updates=[RunUpdateRow(*r) for r in data.get("run_updates", [])],
+            batch_id=data.get("batch_id"),
         )
+
+
+def new_batch_id() -> str:
+    """A fresh batch id (random, 32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+BATCH_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_batch_id(batch_id: object) -> str | None:
+    """A batch id: None, or 1-64 letters, digits, '_' or '-'."""
+    if batch_id is None:
+        return None
+    if not isinstance(batch_id, str) or not BATCH_ID_RE.match(batch_id):
+        raise MltrackError(f"batch id must be 1-64 letters, digits, '_' or '-', got {batch_id!r}")
+    return batch_id
 
 
 def _as_list(values: Any) -> list:

@@ -33,7 +33,7 @@ from ..validation import (
     tag_value_to_str,
 )
 from . import rules
-from .batch import WriteBatch
+from .batch import WriteBatch, check_batch_id
 from .registry_contract import AbstractRegistryStore
 
 
@@ -187,7 +187,7 @@ class AbstractStore(AbstractRegistryStore):
             check_timestamp(start_time),
             checked,
             None if parent_run_id is None else _id(parent_run_id, "parent run id"),
-            run_id if run_id is not None else uuid.uuid4().hex,
+            rules.check_run_id(run_id) if run_id is not None else uuid.uuid4().hex,
         )
 
     def get_run(self, run_id: str) -> Run:
@@ -240,6 +240,7 @@ class AbstractStore(AbstractRegistryStore):
         """
         if not isinstance(batch, WriteBatch):
             raise MltrackError(f"write_batch takes a WriteBatch, got {type(batch).__name__}")
+        check_batch_id(batch.batch_id)
         for row in batch.run_updates:
             if row.status not in RunStatus.ALL:
                 raise MltrackError(f"run status must be one of {', '.join(RunStatus.ALL)}")

@@ -95,6 +95,25 @@ def check_run_writable(run_id: str, lifecycle_stage: str | None, status: str | N
         )
 
 
+# A run id names the run's folder inside its experiment's artifact folder, next to folders the
+# store keeps there itself (``models/``: the experiment's logged models). A run may not take one
+# of those names: its folder would lie over other objects' files (and ``gc`` of the run would
+# erase them). Compared case-insensitively, for case-insensitive file systems.
+RESERVED_RUN_IDS = frozenset({"models"})
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_run_id(run_id: object) -> str:
+    """A client-made run id: 1-64 letters, digits, '_' or '-', and not a reserved folder name."""
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise MltrackError(f"run id {run_id!r} must be 1-64 letters, digits, '_' or '-'")
+    if run_id.lower() in RESERVED_RUN_IDS:
+        raise MltrackError(
+            f"run id {run_id!r} is reserved (the name of a folder the store keeps next to runs)"
+        )
+    return run_id
+
+
 def deleted_run_error(run_id: str, before: str) -> MltrackError:
     """The one error for acting on a deleted run: INVALID_STATE, whichever path found it."""
     return MltrackError(

@@ -2,21 +2,73 @@
 
 A run records the process that owns it (``mltrack.pid``, ``mltrack.host`` and, on Linux,
 ``mltrack.process.start``, the process's start time, which tells a reused pid from the
-original). The tracking API writes these tags; a backend's reaper
-(:mod:`.duckdb.liveness`) reads them to end the runs of processes that died. Standard library
-only: kernels import this.
+original, and ``mltrack.host.id``, see :func:`host_id`). The tracking API writes these tags when
+it creates a run and again when a process resumes one (the resuming process takes ownership); a
+backend's reaper (:mod:`.duckdb.liveness`) reads them to end the runs of processes that died.
+Standard library only: kernels import this.
+
+The hostname alone does not say whether a pid can be checked from here: containers share
+hostnames (and a host's containers each have their own pid namespace). ``mltrack.host.id`` names
+the kernel boot and the pid namespace, the scope in which a pid means one process; the reaper
+only checks runs whose host id equals this process's.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import socket
 
 from ..errors import MltrackError
 
 PID_TAG = "mltrack.pid"
 HOST_TAG = "mltrack.host"
 PROCESS_START_TAG = "mltrack.process.start"
+HOST_ID_TAG = "mltrack.host.id"
 END_REASON_TAG = "mltrack.end_reason"
+
+
+def _read_first(*paths: str) -> str:
+    for path in paths:
+        try:
+            with open(path, encoding="ascii", errors="replace") as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if text:
+            return text
+    return ""
+
+
+@functools.lru_cache(maxsize=1)
+def host_id() -> str:
+    """This host's identity for pid checks: hostname, boot id and pid namespace, hashed.
+
+    Two processes get the same id only when a pid means the same process to both: the same
+    machine since the same boot (``/proc/sys/kernel/random/boot_id``, else ``/etc/machine-id``)
+    and the same pid namespace. Where none of that is readable (not Linux), the hostname alone.
+    """
+    boot = _read_first(
+        "/proc/sys/kernel/random/boot_id", "/etc/machine-id", "/var/lib/dbus/machine-id"
+    )
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    raw = "\n".join((socket.gethostname(), boot, namespace))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def owner_tags(pid: int | None = None) -> dict[str, str]:
+    """The tags that make process ``pid`` (this one by default) the owner of a run."""
+    pid = os.getpid() if pid is None else pid
+    _check_pid(pid)
+    tags = {PID_TAG: str(pid), HOST_TAG: socket.gethostname(), HOST_ID_TAG: host_id()}
+    start = process_start_token(pid)
+    if start is not None:
+        tags[PROCESS_START_TAG] = start
+    return tags
 
 
 def process_start_token(pid: int) -> str | None:

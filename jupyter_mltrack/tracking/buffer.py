@@ -27,6 +27,7 @@ from ..store.batch import (
     RunUpdateRow,
     TagRow,
     WriteBatch,
+    new_batch_id,
 )
 from ..store.contract import AbstractStore
 
@@ -102,6 +103,8 @@ class LogBuffer:
             batch, self._batch = self._batch, WriteBatch()
             series, self._series = self._series, {}
             self._points = 0
+        # the id that lets the store recognise this batch if it is ever sent again
+        batch.batch_id = new_batch_id()
         batch.metric_series.extend(
             MetricSeriesRow(run_id, key, cell, values, steps, timestamps)
             for (run_id, key, cell), (values, steps, timestamps) in series.items()
@@ -152,7 +155,13 @@ class Spool:
                 os.replace(path, claimed)
             except FileNotFoundError:
                 continue  # another process claimed it first
-            batch = WriteBatch.from_json(json.loads(claimed.read_text(encoding="utf-8")))
+            try:
+                batch = WriteBatch.from_json(json.loads(claimed.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                # A file that cannot be read as a batch (cut short, edited, from a foreign
+                # version) must not stop the replay of every file after it.
+                self._quarantine(claimed, f"unreadable: {exc}")
+                continue
             try:
                 for warning in store.write_batch(batch, skip_invalid=True):
                     log.warning("jupyter-mltrack spool replay: %s", warning)
@@ -162,10 +171,7 @@ class Spool:
                     raise
                 # A batch the store refuses for good must not block every later flush: keep
                 # it aside, whole, for a person to look at.
-                failed = self.folder / "failed"
-                failed.mkdir(exist_ok=True)
-                os.replace(claimed, failed / claimed.name.split(".claimed-")[0])
-                log.error("jupyter-mltrack: spooled batch refused (%s); kept in %s", exc, failed)
+                self._quarantine(claimed, f"refused: {exc}")
                 continue
             except BaseException:
                 os.replace(claimed, claimed.with_name(claimed.name.split(".claimed-")[0]))
@@ -173,6 +179,13 @@ class Spool:
             claimed.unlink()
             done += 1
         return done
+
+    def _quarantine(self, claimed: Path, why: str) -> None:
+        """Move a claimed spool file to ``spool/failed/``, whole, for a person to look at."""
+        failed = self.folder / "failed"
+        failed.mkdir(exist_ok=True)
+        os.replace(claimed, failed / claimed.name.split(".claimed-")[0])
+        log.error("jupyter-mltrack: spooled batch %s (%s); kept in %s", claimed.name, why, failed)
 
 
 def _pid_alive(path: Path) -> bool:

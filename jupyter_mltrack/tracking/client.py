@@ -30,7 +30,7 @@ from ..entities import (
     ViewType,
 )
 from ..errors import MltrackError
-from ..store import rules
+from ..store import rules, run_owner
 from ..store.batch import (
     ArtifactRow,
     InputRow,
@@ -170,6 +170,7 @@ class MltrackClient:
         # git commit and dirtiness, Python and library versions, owning process (never raises)
         found = lineage.collect(source_name)
         system.update(found.tags)
+        system.update(run_owner.owner_tags())  # with the host id the reaper goes by
         # the run's name (given, from the mlflow.runName tag, or generated) is the store's rule
         run = self._session.store.create_run(
             str(experiment_id),
@@ -200,7 +201,14 @@ class MltrackClient:
         # checked before anything changes: a deleted run stays as it is
         if self._session.store.get_run(run_id).info.lifecycle_stage != "active":
             raise rules.deleted_run_error(run_id, "resuming it")
-        run = self._session.store.update_run(run_id, status=RunStatus.RUNNING)
+        # This process takes the run over: the owner tags name it, so the reaper judges the
+        # run by this process's life, not by that of the process that started it.
+        owner: dict[str, str | None] = {
+            run_owner.PROCESS_START_TAG: None,
+            run_owner.END_REASON_TAG: None,
+            **run_owner.owner_tags(),
+        }
+        run = self._session.store.update_run(run_id, status=RunStatus.RUNNING, tags=owner)
         self._session.remember(
             RunState(
                 run_id, run.info.experiment_id, RunStatus.RUNNING, "active", dict(run.data.params)

@@ -50,6 +50,17 @@ def _to_entities(con: Any, rows: list[tuple]) -> list[Experiment]:
     return [Experiment(str(r[0]), r[1], r[2], r[3], r[4], r[5], tags=tags[r[0]]) for r in rows]
 
 
+def _overlap(a: str, b: str) -> bool:
+    """Whether two artifact folders (relative POSIX paths) are the same or one holds the other.
+
+    Compared case-insensitively: on a case-insensitive file system ``A`` and ``a`` are one.
+    """
+    a_parts = a.casefold().strip("/").split("/")
+    b_parts = b.casefold().strip("/").split("/")
+    n = min(len(a_parts), len(b_parts))
+    return a_parts[:n] == b_parts[:n]
+
+
 def create(
     con: Any,
     name: str,
@@ -64,9 +75,25 @@ def create(
     (new_id,) = con.execute(
         "SELECT coalesce(max(experiment_id), 0) + 1 FROM experiments"
     ).fetchone()
+    taken = [r[0] for r in con.execute("SELECT artifact_location FROM experiments").fetchall()]
+    if artifact_location:
+        clash = next((t for t in taken if _overlap(artifact_location, t)), None)
+        if clash is not None:
+            raise MltrackError(
+                f"artifact location {artifact_location!r} overlaps {clash!r}, the folder of "
+                "another experiment (and its runs and models); choose a separate folder",
+                ErrorCode.INVALID_PARAMETER_VALUE,
+            )
+        location = artifact_location
+    else:
+        # the default, the id, may have been taken by a location chosen by hand
+        location, n = str(new_id), 0
+        while any(_overlap(location, t) for t in taken):
+            n += 1
+            location = f"{new_id}-{n}"
     con.execute(
         f"INSERT INTO experiments ({_COLUMNS}) VALUES (?, ?, ?, 'active', ?, ?)",
-        [new_id, name, artifact_location or str(new_id), now, now],
+        [new_id, name, location, now, now],
     )
     for key, value in tags.items():
         con.execute("INSERT INTO experiment_tags VALUES (?, ?, ?)", [new_id, key, value])
@@ -136,17 +163,37 @@ def rename(con: Any, experiment_id: str, new_name: str, now: int) -> None:
 
 
 def set_lifecycle(con: Any, experiment_id: str, stage: str, now: int) -> None:
+    """Delete or restore an experiment with its runs, as MLflow does.
+
+    Deleting marks the experiment's active runs deleted at the experiment's deletion time;
+    restoring brings back only the runs deleted at that time, so a run deleted on its own
+    before stays deleted. (Stores from before schema 3 have no experiment deletion time: there
+    the old code set it equal to ``last_update_time``, which is used instead.)
+    """
     exp = get(con, experiment_id)
+    exp_id = parse_id(experiment_id)
     if stage == "deleted" and exp.experiment_id == "0":
         raise MltrackError("the Default experiment (id 0) cannot be deleted")
+    if stage == exp.lifecycle_stage:
+        return  # deleting twice must not take more runs along, nor move the deletion time
+    if stage == "deleted":
+        con.execute(
+            "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ? "
+            "WHERE experiment_id = ? AND lifecycle_stage = 'active'",
+            [now, exp_id],
+        )
+    else:
+        con.execute(
+            "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL "
+            "WHERE experiment_id = ? AND lifecycle_stage = 'deleted' AND deleted_time = ("
+            "  SELECT coalesce(deleted_time, last_update_time) FROM experiments "
+            "  WHERE experiment_id = ?)",
+            [exp_id, exp_id],
+        )
     con.execute(
-        "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
-        [stage, now, parse_id(experiment_id)],
-    )
-    # Deleting an experiment deletes its runs, as in MLflow; restoring brings them back.
-    con.execute(
-        "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ?",
-        [stage, now if stage == "deleted" else None, parse_id(experiment_id)],
+        "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ?, deleted_time = ? "
+        "WHERE experiment_id = ?",
+        [stage, now, now if stage == "deleted" else None, exp_id],
     )
 
 

@@ -8,7 +8,10 @@ session starts and by the ``mltrack`` command line: a RUNNING run owned by a pro
 that no longer exists is set to KILLED, with its end time set to the last moment it was known to
 log something, so that no run shows RUNNING forever.
 
-Runs owned by another host are left alone: their processes cannot be checked from here.
+Runs owned by another host are left alone: their processes cannot be checked from here. The
+host is told by ``mltrack.host.id`` (:func:`..run_owner.host_id`: boot id and pid namespace, not
+the hostname, which containers share); a run without that tag (written by an older version) is
+left alone too, since whether its pid can be checked from here is unknown.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from typing import TYPE_CHECKING
 
 from ...entities import RunStatus
 from ...errors import MltrackError
-from ..run_owner import END_REASON_TAG, HOST_TAG, PID_TAG, PROCESS_START_TAG, process_alive
+from ..run_owner import (
+    END_REASON_TAG,
+    HOST_ID_TAG,
+    PID_TAG,
+    PROCESS_START_TAG,
+    host_id,
+    process_alive,
+)
 
 if TYPE_CHECKING:
     from ..contract import AbstractStore
@@ -30,21 +40,22 @@ log = logging.getLogger("jupyter_mltrack")
 
 
 def reap_dead_runs(store: DuckDBStore, host: str | None = None) -> list[str]:
-    """Mark KILLED every RUNNING run on ``host`` (this one by default) whose process is gone.
+    """Mark KILLED every RUNNING run of ``host`` (this one by default) whose process is gone.
 
     Parameters
     ----------
     store:
         The embedded store to clean.
     host:
-        Only runs whose ``mltrack.host`` tag equals this are checked.
+        Only runs whose ``mltrack.host.id`` tag equals this are checked (default:
+        :func:`..run_owner.host_id`).
 
     Returns
     -------
     list of str
         The ids of the runs that were marked KILLED.
     """
-    host = host or socket.gethostname()
+    host = host or host_id()
     if not isinstance(host, str) or not host:
         raise MltrackError(f"host must be a non-empty string, got {host!r}")
     with store.connector.transaction() as con:
@@ -54,7 +65,7 @@ def reap_dead_runs(store: DuckDBStore, host: str | None = None) -> list[str]:
             "JOIN tags p ON p.run_id = r.run_id AND p.key = ? "
             "LEFT JOIN tags s ON s.run_id = r.run_id AND s.key = ? "
             "WHERE r.status = ? AND h.value = ?",
-            [HOST_TAG, PID_TAG, PROCESS_START_TAG, RunStatus.RUNNING, host],
+            [HOST_ID_TAG, PID_TAG, PROCESS_START_TAG, RunStatus.RUNNING, host],
         ).fetchall()
         dead: list[tuple[str, str]] = []
         for run_id, pid_text, start in rows:
@@ -67,6 +78,7 @@ def reap_dead_runs(store: DuckDBStore, host: str | None = None) -> list[str]:
         if not dead:
             return []
         ids = [run_id for run_id, _ in dead]
+        hostname = socket.gethostname()
         # The end time is the last moment the run is known to have logged anything (its start
         # at least), not the moment someone noticed, so durations stay truthful.
         con.execute(
@@ -83,7 +95,11 @@ def reap_dead_runs(store: DuckDBStore, host: str | None = None) -> list[str]:
         con.executemany(
             "INSERT OR REPLACE INTO tags VALUES (?, ?, ?, NULL)",
             [
-                (run_id, END_REASON_TAG, f"process {pid} on {host} exited without ending the run")
+                (
+                    run_id,
+                    END_REASON_TAG,
+                    f"process {pid} on {hostname} exited without ending the run",
+                )
                 for run_id, pid in dead
             ],
         )

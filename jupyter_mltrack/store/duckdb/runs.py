@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,6 @@ from ...entities import Cell, Dataset, DatasetInput, Run, RunData, RunInfo, RunS
 from ...errors import ErrorCode, MltrackError
 from .. import rules
 from . import experiments
-
-# A run id names a folder under the artifact root, so it is kept to a safe alphabet.
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 RUN_COLUMNS = (
     "run_id, experiment_id, run_name, user_id, status, start_time, end_time, lifecycle_stage, "
@@ -39,8 +35,7 @@ def create(
     artifact_root: Path,
 ) -> Run:
     """Insert a RUNNING run with its tags; return it (built here: no need to read it back)."""
-    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
-        raise MltrackError(f"run id {run_id!r} must be 1-64 letters, digits, '_' or '-'")
+    rules.check_run_id(run_id)
     row = con.execute(
         "SELECT name, artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
         [experiments.parse_id(experiment_id)],

@@ -9,6 +9,9 @@ Design notes (why the tables look like this):
   order of magnitude, and zone maps make the per-run scans of a history fast enough.
 - ``latest_metrics`` is kept current on every write so that run tables and search never scan the
   history.
+- ``write_batches`` holds one row per applied batch id (one bound lookup and one insert per
+  batch): the metrics table has no key to deduplicate on, so the batch id is what makes a
+  replay a no-op.
 - Every logged item carries the notebook cell it came from (``cell_id``, NULL outside notebooks).
 """
 
@@ -205,6 +208,18 @@ MIGRATIONS.append(
             kind VARCHAR NOT NULL,
             detail VARCHAR
         )""",
+    ]
+)
+
+MIGRATIONS.append(
+    # version 3: the ids of applied write batches (a batch sent again is a no-op), and when an
+    # experiment was deleted (restoring it restores only the runs deleted together with it)
+    [
+        """CREATE TABLE write_batches (
+            batch_id VARCHAR PRIMARY KEY,
+            applied_time BIGINT NOT NULL
+        )""",
+        "ALTER TABLE experiments ADD COLUMN deleted_time BIGINT",
     ]
 )
 

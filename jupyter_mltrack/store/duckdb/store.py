@@ -256,6 +256,28 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
             "counts": counts,
         }
 
+    def _remove_run_files(self, artifacts_dir: Path, kept: list[Path]) -> int:
+        """Remove a deleted run's files, and nothing another object owns; return bytes freed.
+
+        ``artifacts_dir`` is ``<experiment location>/<run id>/artifacts``. The run's folder
+        goes when no kept object's folder lies inside it; else only its ``artifacts`` folder
+        (stores from before run ids like ``models`` were reserved may have a run's folder over
+        other objects' folders); else nothing.
+        """
+        root = self.artifact_root
+        run_dir = artifacts_dir.parent
+        for target in (run_dir, artifacts_dir):
+            if not target.is_dir() or target.resolve() == root:
+                continue
+            if not target.resolve().is_relative_to(root):
+                continue  # a symlink out of the store: never follow it
+            if any(k == target or k.is_relative_to(target) for k in kept):
+                continue
+            freed = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+            shutil.rmtree(target)
+            return freed
+        return 0
+
     def _gc(self, older_than_ms: int | None) -> dict[str, Any]:
         cutoff = now_ms() - (older_than_ms or 0)
         with self.connector.transaction() as con:
@@ -283,11 +305,18 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
                     ).fetchone()
                     removed_rows += n
                     con.execute(f"DELETE FROM {table} WHERE list_contains(?, run_id)", [ids])
+            # What stays must keep its files: every experiment folder, every remaining run's
+            # folder, every logged model's folder.
+            # (A run's or model's folder is its artifact path's parent: "<…>/<id>/artifacts".)
+            kept = [
+                self.artifact_root / row[0]
+                for row in con.execute(
+                    "SELECT artifact_location FROM experiments "
+                    "UNION ALL SELECT parse_dirpath(artifact_path) FROM runs "
+                    "UNION ALL SELECT parse_dirpath(artifact_path) FROM logged_models"
+                ).fetchall()
+            ]
         freed = 0
         for _, artifact_path in doomed:
-            # artifact_path is "<exp location>/<run id>/artifacts": remove the run's folder
-            run_dir = (self.artifact_root / artifact_path).parent
-            if run_dir.is_dir() and run_dir.resolve().is_relative_to(self.artifact_root):
-                freed += sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file())
-                shutil.rmtree(run_dir)
+            freed += self._remove_run_files(self.artifact_root / artifact_path, kept)
         return {"runs_removed": ids, "rows_removed": removed_rows, "bytes_freed": freed}

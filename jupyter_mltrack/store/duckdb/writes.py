@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from ...clock import now_ms
 from ...entities import Cell, RunStatus
 from ...errors import MltrackError
 from .. import rules
@@ -136,6 +137,14 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
     import pyarrow as pa
 
     warnings: list[str] = []
+    if batch.batch_id is not None:
+        # A batch seen before (a resend after a timeout, a spool file replayed twice) was
+        # applied whole in its own transaction: applying it again would only duplicate points.
+        if con.execute(
+            "SELECT 1 FROM write_batches WHERE batch_id = ?", [batch.batch_id]
+        ).fetchone():
+            return []
+        con.execute("INSERT INTO write_batches VALUES (?, ?)", [batch.batch_id, now_ms()])
     _check_runs(con, batch, skip_invalid, warnings)
     _check_params(con, batch, skip_invalid, warnings)
 
