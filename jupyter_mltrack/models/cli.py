@@ -119,6 +119,11 @@ def add_subcommands(sub: Any) -> None:
     docker.add_argument("--output", "-o", default="mltrack-docker", help="context directory")
     docker.add_argument("--port", type=int, default=8080, help="port in the container")
     docker.add_argument("--base-image", default=None, help="default: python:<ver>-slim")
+    docker.add_argument(
+        "--allow-unsafe-requirements",
+        action="store_true",
+        help="let the model's requirements.txt hold pip options, URL, VCS or local-path lines",
+    )
 
 
 # output --------------------------------------------------------------------------------------
@@ -324,7 +329,9 @@ def _predict(args: argparse.Namespace) -> dict[str, Any]:
 def _build_docker(args: argparse.Namespace) -> dict[str, Any]:
     from .docker import build_docker_context
 
-    summary = build_docker_context(_resolve(args), args.output, args.port, args.base_image)
+    summary = build_docker_context(
+        _resolve(args), args.output, args.port, args.base_image, args.allow_unsafe_requirements
+    )
     summary["table"] = (
         f"wrote a Docker build context for {summary['model']} to {summary['context']}\n"
         f"build it with: {summary['build']}"

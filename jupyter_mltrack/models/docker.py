@@ -11,6 +11,12 @@ store or to this machine's packages::
 
 The package is vendored as source rather than installed from an index because it may not be
 published where the image is built; only its Python files are copied.
+
+The model's ``requirements.txt`` comes with the model, and pip reads options in it: an index to
+install from, ``-r``/``-c`` includes, VCS and URL requirements, local paths. Only plain
+``name[extras] <specifiers> ; <marker>`` lines are accepted unless the caller allows the rest
+(``--allow-unsafe-requirements``), and the context gets the lines as checked. A symlink in the
+model folder that leads out of it is refused, so the context holds nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -29,6 +35,13 @@ from .uris import ResolvedModel
 DEFAULT_PORT = 8080
 SERVE_PACKAGES = ("numpy", "pandas", "pyyaml", "cloudpickle")
 _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
+_SPEC = r"(?:===|[<>=!~]=|[<>])\s*[A-Za-z0-9.*+!_-]+"
+_PLAIN_REQUIREMENT_RE = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"  # name
+    r"(?:\s*\[\s*[A-Za-z0-9._-]+(?:\s*,\s*[A-Za-z0-9._-]+)*\s*\])?"  # extras
+    rf"(?:\s*\(?\s*{_SPEC}(?:\s*,\s*{_SPEC})*\s*\)?)?"  # specifiers
+    r"(?:\s*;[^@\\]*)?$"  # environment marker
+)
 
 
 def _python_version(model_dir: Path) -> str:
@@ -55,6 +68,41 @@ def _serve_requirements(model_requirements: list[str]) -> list[str]:
         for pin in (env.pinned(p) for p in SERVE_PACKAGES)
         if pin and _requirement_name(pin) not in have
     ]
+
+
+def check_requirements(lines: list[str], allow_unsafe: bool = False) -> list[str]:
+    """The model's requirement lines, if each is a plain ``name[extras] <specifiers>`` line.
+
+    Raises
+    ------
+    MltrackError
+        INVALID_PARAMETER_VALUE naming the first line that is a pip option (``--index-url``,
+        ``-r``, ``-e``…), a URL, VCS or local-path requirement, unless ``allow_unsafe``.
+    """
+    if allow_unsafe:
+        return lines
+    for line in lines:
+        if "://" in line or not _PLAIN_REQUIREMENT_RE.match(line):
+            raise MltrackError(
+                f"the model's {env.REQUIREMENTS_FILE} has the line {line!r}, which is not a "
+                "plain requirement (a pip option, URL, VCS or local path); pass "
+                "--allow-unsafe-requirements (allow_unsafe_requirements=True) to build with it"
+            )
+    return lines
+
+
+def _check_links(model_dir: Path) -> None:
+    """Refuse a symlink in the model folder that leads out of it."""
+    for folder, dirs, files in os.walk(model_dir):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                target = path.resolve()
+                if target != model_dir and model_dir not in target.parents:
+                    raise MltrackError(
+                        f"{path} is a symlink that leads out of the model folder (to {target}); "
+                        "copy the file into the model folder instead"
+                    )
 
 
 def _vendor_package(dest: Path) -> list[str]:
@@ -106,6 +154,7 @@ def build_docker_context(
     output_dir: str | os.PathLike[str],
     port: int = DEFAULT_PORT,
     base_image: str | None = None,
+    allow_unsafe_requirements: bool = False,
 ) -> dict[str, Any]:
     """Write a Docker build context that serves the model at ``resolved.path``.
 
@@ -119,6 +168,9 @@ def build_docker_context(
         The port the container listens on.
     base_image:
         The image to build from (default: ``python:<the model's major.minor>-slim``).
+    allow_unsafe_requirements:
+        Let the model's ``requirements.txt`` hold pip options, URL, VCS and local-path lines
+        (they are refused by default: pip would follow them while building the image).
 
     Returns
     -------
@@ -136,16 +188,22 @@ def build_docker_context(
         raise MltrackError(
             f"{out} already exists and is not an empty folder", ErrorCode.RESOURCE_ALREADY_EXISTS
         )
-    ModelMeta.load(resolved.path)  # a model directory, or a clear error before writing anything
+    model_dir = resolved.path.resolve()
+    ModelMeta.load(model_dir)  # a model directory, or a clear error before writing anything
+    _check_links(model_dir)
+    model_requirements = check_requirements(
+        env.read_requirements(model_dir), allow_unsafe_requirements
+    )
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(resolved.path, out / "model", ignore=shutil.ignore_patterns("__pycache__"))
-    model_requirements = env.read_requirements(out / "model")
-    if not (out / "model" / env.REQUIREMENTS_FILE).is_file():
-        (out / "model" / env.REQUIREMENTS_FILE).write_text("")
+    shutil.copytree(model_dir, out / "model", ignore=shutil.ignore_patterns("__pycache__"))
+    if not allow_unsafe_requirements or not (out / "model" / env.REQUIREMENTS_FILE).is_file():
+        # pip gets exactly the lines that were checked
+        text = "".join(f"{line}\n" for line in model_requirements)
+        (out / "model" / env.REQUIREMENTS_FILE).write_text(text)
     serve_requirements = _serve_requirements(model_requirements)
     (out / "requirements-serve.txt").write_text("\n".join(serve_requirements) + "\n")
     vendored = _vendor_package(out / "mltrack")
-    python = _python_version(resolved.path)
+    python = _python_version(model_dir)
     (out / "Dockerfile").write_text(dockerfile(python, port, base_image))
     (out / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n")
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
