@@ -9,13 +9,27 @@ a scoring server answering any Host, and a registry audit trail naming whoever `
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 import pytest
+from conftest import TrackingServer
 from tracking_fixtures import store  # noqa: F401 - fixture
 
 import jupyter_mltrack as mlt
+from jupyter_mltrack.errors import MltrackError
+from jupyter_mltrack.store.discovery import find_server, read_server_file
+from jupyter_mltrack.store.rest.store import RestStore
+from jupyter_mltrack.store.run_owner import process_start_token
 from jupyter_mltrack.widgets import Artifacts, Compare, LiveMetrics
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -75,3 +89,141 @@ def test_run_names_and_keys_are_escaped_in_plotly_labels(store: Path) -> None:  
     texts = _strings(json.loads(live.figure.to_json()))
     assert any(ESCAPED in t for t in texts) and not any("<img" in t for t in texts)
     assert isinstance(live.figure, go.FigureWidget)
+
+
+# 9. server.json -------------------------------------------------------------------------------
+@pytest.fixture
+def other_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process that is not a tracking server: it holds a pid a dead server once had."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def _advertise(store_dir: Path, pid: int, **extra: Any) -> Path:
+    store_dir.mkdir(parents=True, exist_ok=True)
+    path = store_dir / "server.json"
+    data = {"url": "http://127.0.0.1:9/mltrack", "token": "t", "pid": pid}
+    data.update(hostname=socket.gethostname(), **extra)
+    path.write_text(json.dumps(data))
+    path.chmod(0o600)
+    return path
+
+
+def test_a_reused_pid_does_not_keep_a_dead_servers_file_alive(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    pid = other_process.pid
+    token = process_start_token(pid)
+    if token is None:
+        pytest.skip("process start times are known on Linux only")
+    _advertise(tmp_path, pid, process_start=str(int(token) - 1))  # started before this one
+    assert read_server_file(tmp_path) is None and find_server(tmp_path) is None
+    _advertise(tmp_path, pid, process_start=token)
+    assert read_server_file(tmp_path) is not None
+    _advertise(tmp_path, pid)  # an older server's file, without the token: pid only, as before
+    assert read_server_file(tmp_path) is not None
+
+
+def test_a_real_server_takes_a_store_whose_owner_pid_was_reused(
+    tracking_server_factory: Callable[..., TrackingServer],
+    tmp_path: Path,
+    other_process: subprocess.Popen[bytes],
+) -> None:
+    token = process_start_token(other_process.pid)
+    if token is None:
+        pytest.skip("process start times are known on Linux only")
+    store_dir = tmp_path / "crashed-store"
+    _advertise(store_dir, other_process.pid, process_start=str(int(token) - 1))
+    server = tracking_server_factory(store_dir=store_dir)
+    assert server.api("GET", "/info").status_code == 200
+    written = json.loads((store_dir / "server.json").read_text())
+    assert written["pid"] == server.proc.pid  # type: ignore[union-attr]
+    assert written["process_start"] == process_start_token(written["pid"])
+
+
+def test_server_file_is_trusted_only_if_private_and_ours(
+    tmp_path: Path, other_process: subprocess.Popen[bytes]
+) -> None:
+    path = _advertise(tmp_path, other_process.pid)
+    assert find_server(tmp_path) is not None
+    for mode in (0o620, 0o602, 0o666):  # anyone else who can write it can redirect us
+        path.chmod(mode)
+        assert read_server_file(tmp_path) is None and find_server(tmp_path) is None
+    path.chmod(0o600)
+    real = tmp_path / "elsewhere.json"
+    path.rename(real)
+    path.symlink_to(real)  # a link planted in a shared store folder
+    assert read_server_file(tmp_path) is None
+    path.unlink()
+    real.rename(path)
+    assert read_server_file(tmp_path) is not None
+    if os.getuid() != 0:
+        return  # giving a file to another user takes root
+    os.chown(path, 65534, 65534)
+    assert read_server_file(tmp_path) is None and find_server(tmp_path) is None
+
+
+# downloads stay inside the cache ----------------------------------------------------------------
+class _Listing(BaseHTTPRequestHandler):
+    """A hostile server: lists whatever ``files`` says and serves each file's bytes."""
+
+    files: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if "/artifacts/file" in self.path:
+            body = b"export PWNED=1\n"
+        else:
+            entries = [{"path": p, "is_dir": False, "file_size": 15} for p in self.files]
+            body = json.dumps({"files": entries}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[tuple[str, type[_Listing]]]:
+    handler = type("Hostile", (_Listing,), {"files": []})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/mltrack", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    ("folder", "listed"),
+    [
+        ("", "../../../../.bashrc"),
+        ("", "/tmp/mltrack-absolute-escape"),
+        ("models", "models/../../../../../.bashrc"),
+        ("models", "other/file.txt"),
+        ("models", "models"),
+    ],
+)
+def test_a_download_never_writes_where_the_server_says_outside_the_cache(
+    hostile_server: tuple[str, type[_Listing]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    folder: str,
+    listed: str,
+) -> None:
+    url, handler = hostile_server
+    handler.files = ["fine.txt" if not folder else f"{folder}/fine.txt", listed]
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    client = RestStore(tmp_path / "store", url, "t")
+    before = {p for p in tmp_path.rglob("*")}
+    with pytest.raises(MltrackError, match="refused the server's listing"):
+        client.artifact_file("0" * 32, folder)
+    client.close()
+    written = {p for p in tmp_path.rglob("*") if p.is_file()} - before
+    assert written == set(), written
+    assert not (tmp_path / ".bashrc").exists()
+    assert not Path("/tmp/mltrack-absolute-escape").exists()

@@ -5,6 +5,13 @@ kernels it starts: ``MLTRACK_STORE``, ``MLTRACK_SERVER_URL``, ``MLTRACK_SERVER_T
 ``server.json`` inside the store directory (read by scripts started by hand). The file is
 readable by its owner only, removed on a clean shutdown, and ignored once the process that
 wrote it is gone. Standard library only: kernels import this.
+
+The file is trusted only as far as it can be: a reader ignores it unless it is a regular file
+(not a symbolic link) owned by the reading user and writable by no one else, since whoever can
+write it can send the reader's data and token to a server of their choosing. It records the
+writer's process start time (``process_start``, Linux) beside its pid, so a crashed server's
+file does not stay "alive" when a new process reuses the pid; a file without it (written by an
+older version) is judged by its pid alone.
 """
 
 from __future__ import annotations
@@ -13,12 +20,14 @@ import contextlib
 import json
 import os
 import socket
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..clock import now_ms
 from ..config import resolve_store_dir
+from .run_owner import process_alive, process_start_token
 
 URL_ENV = "MLTRACK_SERVER_URL"
 TOKEN_ENV = "MLTRACK_SERVER_TOKEN"
@@ -48,15 +57,24 @@ def write_server_file(store_dir: Path, url: str, token: str, base_url: str) -> P
         "token": token,
         "base_url": base_url,
         "pid": os.getpid(),
+        "process_start": process_start_token(os.getpid()),
         "hostname": socket.gethostname(),
         "store": str(Path(store_dir).resolve()),
         "started": now_ms(),
     }
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-    os.chmod(tmp, 0o600)  # in case the file existed with wider permissions
-    os.replace(tmp, path)
+    # a new file (never one someone placed there, nor a symbolic link's target), 0600 from birth
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # left by a crash of a process with this pid
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return path
 
 
@@ -68,33 +86,51 @@ def remove_server_file(store_dir: Path) -> None:
             path.unlink()
 
 
-def _pid_alive(pid: int) -> bool:
+def _read_trusted(path: Path) -> str | None:
+    """The text of ``path`` if this user may trust it: a regular file (not a symbolic link)
+    that this user owns and no one else can write; else None."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, owned by someone else
-    return True
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except OSError:
+        return None  # absent, or a symbolic link
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())  # of the file opened, not of whatever the name now means
+        if not stat.S_ISREG(info.st_mode) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return None
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            return None
+        try:
+            return fh.read(1 << 20).decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
 
 def read_server_file(store_dir: Path) -> dict[str, Any] | None:
     """The live server advertised in ``<store>/server.json``, or None.
 
-    A file whose process is gone (the server was killed), that names another host, or that
-    this very process wrote (a server never talks to itself over HTTP) counts as absent.
+    A file whose process is gone (the server was killed, or its pid now belongs to a process
+    started later), that names another host, that this very process wrote (a server never
+    talks to itself over HTTP), or that this user cannot trust (owned by someone else, writable
+    by others, a symbolic link) counts as absent.
     """
-    path = Path(store_dir) / SERVER_FILE
+    text = _read_trusted(Path(store_dir) / SERVER_FILE)
+    if text is None:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         return None
     pid = data.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid() or pid <= 0:
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid == os.getpid() or pid <= 0:
         return None
-    if data.get("hostname") != socket.gethostname() or not _pid_alive(pid):
+    start = data.get("process_start")
+    if start is not None and not isinstance(start, str):
+        return None
+    if data.get("hostname") != socket.gethostname() or not process_alive(pid, start):
         return None
     return data
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import tempfile
 import threading
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ...artifacts import safe_join
 from ...entities import (
     ArtifactInfo,
     Cell,
@@ -514,13 +516,20 @@ class RestStore(RestRegistryMixin, AbstractStore):
             "GET", f"/runs/{_path_arg(run_id)}/artifacts/file", params={"path": rel}, stream=True
         )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with response, open(dest, "wb") as fh:
+        # a new file only: never through a symbolic link, never over a file already there
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(dest, flags | getattr(os, "O_BINARY", 0), 0o600)
+        with response, os.fdopen(fd, "wb") as fh:
             for chunk in response.iter_content(_UPLOAD_CHUNK):
                 fh.write(chunk)
 
     def _artifact_file(self, run_id: str, path: str) -> Path:
-        """A local copy of an artifact file, or of a folder's files, downloaded now."""
-        rel = path
+        """A local copy of an artifact file, or of a folder's files, downloaded now.
+
+        Every path the server lists is checked before anything is written: relative, without
+        ``..``, inside the folder asked for, and landing inside the download folder.
+        """
+        rel = check_artifact_path(path)
         files = self._get(f"/runs/{_path_arg(run_id)}/artifacts", path=rel, recursive="true")[
             "files"
         ]
@@ -528,10 +537,10 @@ class RestStore(RestRegistryMixin, AbstractStore):
         if files or not rel:
             # a folder: its files, below a local folder of the same name
             root = cache / (rel.rsplit("/", 1)[-1] if rel else "artifacts")
+            planned = [(entry["path"], _local_target(root, rel, entry)) for entry in files]
             root.mkdir()
-            for entry in files:
-                inner = entry["path"][len(rel) + 1 :] if rel else entry["path"]
-                self._download(run_id, entry["path"], root / inner)
+            for remote, target in planned:
+                self._download(run_id, remote, safe_join(root, target))
             return root
         target = cache / rel.rsplit("/", 1)[-1]
         self._download(run_id, rel, target)
@@ -544,6 +553,27 @@ class RestStore(RestRegistryMixin, AbstractStore):
     def _gc(self, older_than_ms: int | None) -> dict[str, Any]:
         result: dict[str, Any] = self._send("POST", "/gc", {"older_than_ms": older_than_ms})
         return result
+
+
+def _local_target(root: Path, folder: str, entry: Any) -> str:
+    """Where a listed file goes below ``root``: its path inside ``folder``, checked.
+
+    The listing comes from the server, which this client does not trust to name local files.
+    """
+    remote = entry.get("path") if isinstance(entry, dict) else None
+    try:
+        remote = check_artifact_path(remote, "artifact path from the server")
+    except MltrackError as exc:
+        raise MltrackError(f"refused the server's listing: {exc.message}") from None
+    if folder and not remote.startswith(folder + "/"):
+        raise MltrackError(
+            f"refused the server's listing: {remote!r} is not inside the folder {folder!r}"
+        )
+    inner = remote[len(folder) + 1 :] if folder else remote
+    if not inner:
+        raise MltrackError(f"refused the server's listing: empty file path in {folder!r}")
+    safe_join(root, inner)  # no escape through what already exists below root either
+    return inner
 
 
 def _is_loopback(url: str) -> bool:
