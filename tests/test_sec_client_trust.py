@@ -54,7 +54,7 @@ def _strings(value: object) -> list[str]:
 
 
 # 8. HTML artifacts in kernel widgets ------------------------------------------------------------
-def test_html_artifact_frame_runs_no_script(store: Path) -> None:  # noqa: F811 - fixture
+def test_html_artifact_frame_runs_no_script(store: Path) -> None:
     with mlt.start_run(run_name="page") as run:
         mlt.log_text("<p>hi</p><script>parent.alert(1)</script>", "page.html")
     browser = Artifacts(run.info.run_id, "page.html")
@@ -66,7 +66,7 @@ def test_html_artifact_frame_runs_no_script(store: Path) -> None:  # noqa: F811 
 
 
 # run names in Plotly labels ---------------------------------------------------------------------
-def test_run_names_and_keys_are_escaped_in_plotly_labels(store: Path) -> None:  # noqa: F811
+def test_run_names_and_keys_are_escaped_in_plotly_labels(store: Path) -> None:
     ids = []
     for i in range(2):
         with mlt.start_run(run_name=EVIL) as run:
@@ -171,7 +171,7 @@ class _Listing(BaseHTTPRequestHandler):
 
     files: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         if "/artifacts/file" in self.path:
             body = b"export PWNED=1\n"
         else:
