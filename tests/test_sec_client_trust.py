@@ -227,3 +227,69 @@ def test_a_download_never_writes_where_the_server_says_outside_the_cache(
     assert written == set(), written
     assert not (tmp_path / ".bashrc").exists()
     assert not Path("/tmp/mltrack-absolute-escape").exists()
+
+
+# the scoring server -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mltrack.models.fluent import save_model
+
+    path = tmp_path_factory.mktemp("model") / "model"
+    save_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), path)
+    return path
+
+
+def test_the_scoring_server_answers_only_to_its_own_host_names(model_dir: Path) -> None:
+    import requests
+
+    cmd = [sys.executable, "-m", "jupyter_mltrack.models.serve", str(model_dir), "--port", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        url = line.split(" on ", 1)[1].split()[0]
+        port = url.rsplit(":", 1)[1]
+        ping = url + "/ping"
+        for host in ("rebind.attacker.example", f"rebind.attacker.example:{port}"):
+            refused = requests.get(ping, headers={"Host": host}, timeout=30)
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error_code"] == "PERMISSION_DENIED"
+        body = {"inputs": [[0.2]]}
+        scored = requests.post(
+            url + "/invocations", json=body, headers={"Host": "evil.example"}, timeout=30
+        )
+        assert scored.status_code == 403
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}"):
+            assert requests.get(ping, headers={"Host": host}, timeout=30).status_code == 200
+        assert requests.get(ping, timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+
+
+def test_the_scoring_server_accepts_configured_names_and_times_out_idle_sockets(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    from jupyter_mltrack.models.pyfunc_model import load_model_dir
+    from jupyter_mltrack.models.serve import ScoringServer
+
+    monkeypatch.setenv("MLTRACK_SERVE_ALLOWED_HOSTS", "from-env.internal")
+    model = load_model_dir(model_dir)
+    server = ScoringServer(
+        model, port=0, log_requests=False, allowed_hosts=["Model.Internal"], timeout=0.5
+    )
+    with server:
+        for host in ("model.internal", f"model.internal:{server.port}", "from-env.internal"):
+            ok = requests.get(server.url + "/ping", headers={"Host": host}, timeout=30)
+            assert ok.status_code == 200, host
+        assert (
+            requests.get(server.url + "/ping", headers={"Host": "other.internal"}, timeout=30)
+        ).status_code == 403
+        # a client that sends half a request and stops: the server hangs up, freeing its thread
+        with socket.create_connection((server.host, server.port), timeout=30) as conn:
+            conn.sendall(b"POST /invocations HTTP/1.1\r\nHost: localhost\r\n")
+            conn.settimeout(10)
+            assert conn.recv(1024) == b""  # closed by the server well before our 10 s

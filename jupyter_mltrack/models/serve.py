@@ -11,13 +11,22 @@ its start fast.
 
 ``python -m jupyter_mltrack.models.serve MODEL_DIR`` serves a model directory without a store;
 ``jupyter mltrack serve URI`` resolves a URI against the store first.
+
+Two guards: a request whose ``Host`` header names neither an IP address, ``localhost``, the
+address the server listens on, this machine's name nor a name in ``allowed_hosts`` (or
+``$MLTRACK_SERVE_ALLOWED_HOSTS``, comma-separated; ``*`` allows every name) is refused with 403,
+so a web page cannot reach a local scoring server through DNS rebinding; and every connection
+has a socket timeout (:data:`SOCKET_TIMEOUT_S`), so a client that stops sending frees its thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -29,6 +38,52 @@ from .. import __version__
 from ..errors import ErrorCode, MltrackError
 from .payload import MAX_BODY_BYTES, PayloadError, predict_request
 from .pyfunc_model import PyFuncModel, load_model_dir
+
+SOCKET_TIMEOUT_S = 60.0  # a connection idle this long mid-request (or between requests) closes
+ALLOWED_HOSTS_ENV = "MLTRACK_SERVE_ALLOWED_HOSTS"
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def allowed_host_names(host: str, extra: Sequence[str] | None = None) -> frozenset[str] | None:
+    """The host names a server listening on ``host`` answers to (lower case); None: any.
+
+    IP addresses are always accepted (DNS rebinding needs a name), so only names are listed:
+    localhost, ``host`` itself, this machine's names when listening on every address, ``extra``
+    and the names in ``$MLTRACK_SERVE_ALLOWED_HOSTS``.
+    """
+    names = set(_LOCAL_NAMES)
+    names.add(host.strip().strip("[]").lower())
+    if host in ("", "0.0.0.0", "::"):
+        names.update({socket.gethostname().lower(), socket.getfqdn().lower()})
+    configured = [*(extra or ()), *os.environ.get(ALLOWED_HOSTS_ENV, "").split(",")]
+    for name in (n.strip().lower() for n in configured):
+        if name == "*":
+            return None
+        if name:
+            names.add(name)
+    return frozenset(names)
+
+
+def host_allowed(header: str | None, allowed: frozenset[str] | None) -> bool:
+    """Whether a request's ``Host`` header names this server (see :func:`allowed_host_names`).
+
+    A request without one (HTTP/1.0) is accepted: browsers always send it.
+    """
+    if allowed is None or header is None:
+        return True
+    value = header.strip().lower()
+    if value.startswith("["):  # [v6]:port
+        name = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:
+        name = value.rsplit(":", 1)[0]
+    else:
+        name = value
+    name = name.rstrip(".")
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return name in allowed
+    return True
 
 
 def _metadata(model: PyFuncModel, info: dict[str, Any]) -> dict[str, Any]:
@@ -43,14 +98,37 @@ def _metadata(model: PyFuncModel, info: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_handler(
-    model: PyFuncModel, info: dict[str, Any], log_requests: bool = True
+    model: PyFuncModel,
+    info: dict[str, Any],
+    log_requests: bool = True,
+    allowed_hosts: frozenset[str] | None = None,
+    timeout: float = SOCKET_TIMEOUT_S,
 ) -> type[BaseHTTPRequestHandler]:
-    """A request handler class bound to one loaded model (access log on stderr if asked)."""
+    """A request handler class bound to one loaded model (access log on stderr if asked).
+
+    Requests whose ``Host`` is not in ``allowed_hosts`` (see :func:`host_allowed`) get 403;
+    ``timeout`` is each connection's socket timeout in seconds.
+    """
     meta = _metadata(model, info)
 
     class ScoringHandler(BaseHTTPRequestHandler):
         server_version = f"mltrack-scoring/{__version__}"
         protocol_version = "HTTP/1.1"
+
+        def parse_request(self) -> bool:
+            if not super().parse_request():
+                return False
+            if host_allowed(self.headers.get("Host"), allowed_hosts):
+                return True
+            self.close_connection = True
+            self._error(
+                MltrackError(
+                    f"this scoring server does not answer to the host {self.headers['Host']!r}; "
+                    f"add it with --allowed-host or ${ALLOWED_HOSTS_ENV}",
+                    ErrorCode.PERMISSION_DENIED,
+                )
+            )
+            return False
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
@@ -127,6 +205,7 @@ def make_handler(
             if log_requests:
                 sys.stderr.write(f"mltrack-serve: {self.address_string()} {format % args}\n")
 
+    ScoringHandler.timeout = timeout  # StreamRequestHandler.setup sets it on each socket
     return ScoringHandler
 
 
@@ -144,6 +223,11 @@ class ScoringServer:
     log_requests:
         Write an access log line per request to stderr (off for a server in a notebook,
         where stderr lands in the cell's output).
+    allowed_hosts:
+        Host names, beyond localhost, IP addresses and the listening address, that requests
+        may name in their ``Host`` header (``"*"``: any); see :func:`allowed_host_names`.
+    timeout:
+        Each connection's socket timeout, in seconds.
     """
 
     def __init__(
@@ -153,15 +237,26 @@ class ScoringServer:
         port: int = 5000,
         info: dict[str, Any] | None = None,
         log_requests: bool = True,
+        allowed_hosts: Sequence[str] | None = None,
+        timeout: float = SOCKET_TIMEOUT_S,
     ):
         if not isinstance(host, str) or not host.strip():
             raise MltrackError(f"host must be a non-empty string, got {host!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise MltrackError(f"port must be an integer from 0 to 65535, got {port!r}")
+        if isinstance(allowed_hosts, str) or not all(
+            isinstance(h, str) for h in allowed_hosts or ()
+        ):
+            raise MltrackError(f"allowed_hosts must be a list of names, got {allowed_hosts!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise MltrackError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.model = model
         self.info = dict(info or {})
+        self.allowed_hosts = allowed_host_names(host, allowed_hosts)
         try:
-            handler = make_handler(model, self.info, log_requests)
+            handler = make_handler(
+                model, self.info, log_requests, self.allowed_hosts, float(timeout)
+            )
             self.httpd = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
             raise MltrackError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -227,9 +322,13 @@ def run_server(
     port: int,
     info: dict[str, Any] | None = None,
     announce: Callable[[str], None] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> None:
-    """Serve until SIGTERM or Ctrl-C; ``announce`` gets the line saying where it listens."""
-    server = ScoringServer(model, host, port, info)
+    """Serve until SIGTERM or Ctrl-C; ``announce`` gets the line saying where it listens.
+
+    ``allowed_hosts``: see :class:`ScoringServer`.
+    """
+    server = ScoringServer(model, host, port, info, allowed_hosts=allowed_hosts)
 
     def stop(signum: int, frame: Any) -> None:
         # shutdown() waits for serve_forever to return: call it from another thread
@@ -256,10 +355,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("model_dir", help="a directory with an MLmodel file")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=5000, help="port (0: any free port)")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"a host name clients may use (repeat; '*': any; also ${ALLOWED_HOSTS_ENV})",
+    )
     args = parser.parse_args(argv)
     try:
         model = load_model_dir(Path(args.model_dir))
-        run_server(model, args.host, args.port, {"uri": str(model.model_dir)})
+        info = {"uri": str(model.model_dir)}
+        run_server(model, args.host, args.port, info, allowed_hosts=args.allowed_host)
     except MltrackError as exc:
         print(f"mltrack: error: {exc.message}", file=sys.stderr)
         return 2
