@@ -32,6 +32,9 @@ from jupyter_mltrack.errors import InvalidFilterError
 __all__ = [
     "DATASET_KEYS",
     "EXPERIMENT_ATTRIBUTES",
+    "MAX_FILTER_CLAUSES",
+    "MAX_FILTER_LENGTH",
+    "MAX_ORDER_BY_TERMS",
     "RUN_ATTRIBUTES",
     "RUN_ATTRIBUTE_ALIASES",
     "And",
@@ -274,6 +277,13 @@ _INT64_MAX = 2**63 - 1
 # Each parenthesis level costs a few Python frames; bound it so hostile input gets a clean error
 # instead of a RecursionError (which the REST layer would turn into a 500).
 _MAX_DEPTH = 64
+#: The most characters a filter may have. Query planning grows steeply with a filter's size and
+#: a search holds the store while it plans, so a bound here protects every face (REST, CLI, API).
+MAX_FILTER_LENGTH = 8_000
+#: The most comparisons one filter may hold (planning time grows roughly with their cube).
+MAX_FILTER_CLAUSES = 100
+#: The most ``order_by`` terms one search may carry.
+MAX_ORDER_BY_TERMS = 10
 
 
 class _Token(NamedTuple):
@@ -390,6 +400,7 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.index = 0
         self.depth = 0
+        self.clauses = 0
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -570,6 +581,13 @@ class _Parser:
                 self.fail(f"expected ',' or ')' in the {op} list, got {_describe(sep)}", sep.pos)
 
     def parse_clause(self) -> Comparison:
+        self.clauses += 1
+        if self.clauses > MAX_FILTER_CLAUSES:
+            self.fail(
+                f"a filter may hold at most {MAX_FILTER_CLAUSES} comparisons; split the search "
+                "or use IN (...)",
+                self.peek().pos,
+            )
         entity, key, rule, shown = self.parse_identifier()
         op, op_tok = self.parse_operator(shown)
         if op not in rule.ops:
@@ -610,6 +628,12 @@ def _parse(text: str | None, dialect: _Dialect) -> Expr | None:
         raise InvalidFilterError(f"a filter must be a string, got {type(text).__name__}", "", 0)
     if not text.strip():
         return None
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidFilterError(
+            f"a filter may be at most {MAX_FILTER_LENGTH} characters long, got {len(text)}",
+            text[:80] + "…",
+            MAX_FILTER_LENGTH,
+        )
     return _Parser(text, dialect).parse_all()
 
 
@@ -619,6 +643,16 @@ def _parse_order(clauses: list[str] | None, dialect: _Dialect) -> list[OrderTerm
     if isinstance(clauses, str):
         # A lone string would otherwise be iterated character by character.
         clauses = [clauses]
+    if not isinstance(clauses, (list, tuple)):
+        raise InvalidFilterError(
+            f"order_by must be a list of strings, got {type(clauses).__name__}", "", 0
+        )
+    if len(clauses) > MAX_ORDER_BY_TERMS:
+        raise InvalidFilterError(
+            f"at most {MAX_ORDER_BY_TERMS} order_by clauses may be given, got {len(clauses)}",
+            "",
+            0,
+        )
     terms = []
     for clause in clauses:
         if not isinstance(clause, str):
@@ -627,6 +661,12 @@ def _parse_order(clauses: list[str] | None, dialect: _Dialect) -> list[OrderTerm
             )
         if not clause.strip():
             raise InvalidFilterError("empty order_by clause", clause, 0)
+        if len(clause) > MAX_FILTER_LENGTH:
+            raise InvalidFilterError(
+                f"an order_by clause may be at most {MAX_FILTER_LENGTH} characters long",
+                clause[:80] + "…",
+                MAX_FILTER_LENGTH,
+            )
         terms.append(_Parser(clause, dialect).parse_order_term())
     return terms
 

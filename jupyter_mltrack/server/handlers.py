@@ -8,7 +8,8 @@ Each handler is an adapter: it reads the request (checked in :mod:`.parsing`), c
 from __future__ import annotations
 
 import io
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from tornado import web
 
@@ -17,13 +18,26 @@ from ..clock import now_ms
 from ..entities import Run, ViewType
 from ..errors import ErrorCode, MltrackError
 from ..store import rules
-from ..store.duckdb import ui_queries
+from ..store.duckdb import connection, ui_queries
 from ..store.duckdb.store import DuckDBStore
 from . import parsing
 from .base import MltrackHandler
 
+T = TypeVar("T")
+
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-#: rows in one page of the lab's runs table (a server-only query, which the store does not check)
+#: the largest page a search route answers, whatever the store allows (MLflow's limit)
+MAX_PAGE_SIZE = 50_000
+#: the most runs one run frame holds: the Python API's default (``search_runs(max_results=
+#: 100_000)``), which the REST client sends as it is; the store alone would allow 1,000,000
+RUN_FRAME_MAX_RESULTS = 100_000
+#: JSON bodies larger than this are refused (413) before they are read; settings
+#: ``max_json_body_bytes`` and, for write batches, ``max_batch_body_bytes`` change them
+DEFAULT_MAX_JSON_BODY_BYTES = 8 * 1024**2
+DEFAULT_MAX_BATCH_BODY_BYTES = 64 * 1024**2
+#: digits an integer query argument may have (int64 has 19): longer text is refused before
+#: Python's int() sees it (it refuses more than 4,300 digits with a ValueError)
+_MAX_INT_DIGITS = 20
 
 
 class NativeHandler(MltrackHandler):
@@ -57,10 +71,39 @@ class NativeHandler(MltrackHandler):
             self.query("view_type"), "view_type", ViewType.CHOICES, ViewType.ACTIVE_ONLY
         )
 
-    def max_results(self, default: int) -> int:
+    def integer(
+        self, name: str, default: int, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        """An integer query argument within bounds (``default`` when absent)."""
+        text = self.query(name)
+        if text is not None and len(text.strip().lstrip("-")) > _MAX_INT_DIGITS:
+            raise MltrackError(f"{name} must be a 64-bit integer, got {len(text)} characters")
+        return parsing.integer(text, name, default, minimum, maximum)
+
+    def max_results(self, default: int, limit: int | None = None) -> int:
         """The ``max_results`` argument as an integer (``default`` when absent); the store
-        checks its range, with one limit and one message for every face."""
-        return parsing.integer(self.query("max_results"), "max_results", default)
+        checks its range, with one limit and one message for every face; ``limit`` is a
+        route's own, lower cap."""
+        value = self.integer("max_results", default)
+        if limit is not None and value > limit:
+            raise MltrackError(f"max_results must be at most {limit}, got {value}")
+        return value
+
+    def query_deadline(self) -> float:
+        """Seconds a search may hold the store (setting ``query_deadline``, else
+        ``$MLTRACK_QUERY_DEADLINE``, else 30)."""
+        value = getattr(self.mltrack_config, "query_deadline", None)
+        return connection.default_query_deadline() if value is None else float(value)
+
+    async def search(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a search on a worker thread, interrupted if it outlives the query deadline."""
+        seconds = self.query_deadline()
+
+        def run() -> T:
+            with connection.query_deadline(seconds):
+                return fn(*args)
+
+        return await self.call(run)
 
     def send_arrow(self, table: Any) -> None:
         """Send a pyarrow Table as an Arrow IPC stream."""
@@ -70,6 +113,58 @@ class NativeHandler(MltrackHandler):
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
         self.finish(sink.getvalue(), set_content_type=ARROW_STREAM)
+
+
+@web.stream_request_body
+class JsonBodyHandler(NativeHandler):
+    """A route that takes a JSON body, refused with 413 before it is read when too large.
+
+    Tornado would otherwise read a body of up to Jupyter's ``max_body_size`` (512 MiB) into
+    memory before the handler runs. Streaming the body lets :meth:`prepare` refuse it on its
+    ``Content-Length`` alone; a chunked body is counted as it arrives.
+    """
+
+    #: the setting that holds this route's limit, and its default
+    body_limit_setting = "max_json_body_bytes"
+    body_limit_default = DEFAULT_MAX_JSON_BODY_BYTES
+
+    _chunks: list[bytes]
+    _received = 0
+    _body_limit = 0
+
+    def body_limit(self) -> int:
+        """The largest body this route takes, in bytes."""
+        value = getattr(self.mltrack_config, self.body_limit_setting, None)
+        return self.body_limit_default if value is None else int(value)
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._chunks = []
+        self._body_limit = limit = self.body_limit()
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            # refused before the body is read: the connection cannot be reused
+            self.set_header("Connection", "close")
+            raise web.HTTPError(
+                413, f"request body of {declared} bytes is larger than the limit of {limit} bytes"
+            )
+        # a chunked body has no length to refuse up front: tornado stops reading it at the
+        # limit and drops the connection
+        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received <= self._body_limit:
+            self._chunks.append(chunk)
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object (413 past the route's limit)."""
+        if self._received > self._body_limit:
+            raise web.HTTPError(
+                413, f"request body is larger than the limit of {self._body_limit} bytes"
+            )
+        self.request.body = b"".join(self._chunks)
+        return super().json_body()
 
 
 # info ----------------------------------------------------------------------------------------
@@ -97,7 +192,7 @@ class InfoHandler(NativeHandler):
         )
 
 
-class GcHandler(NativeHandler):
+class GcHandler(JsonBodyHandler):
     @web.authenticated
     async def post(self) -> None:
         """Remove deleted runs for good (deleted at least ``older_than_ms`` ago)."""
@@ -110,15 +205,15 @@ class GcHandler(NativeHandler):
 # experiments ---------------------------------------------------------------------------------
 
 
-class ExperimentsHandler(NativeHandler):
+class ExperimentsHandler(JsonBodyHandler):
     @web.authenticated
     async def get(self) -> None:
         """Experiments matching a filter, one page."""
-        experiments, token = await self.call(
+        experiments, token = await self.search(
             self.store.search_experiments,
             self.view_type(),
             self.query("filter"),
-            self.max_results(1000),
+            self.max_results(1000, MAX_PAGE_SIZE),
             self.get_query_arguments("order_by") or None,
             self.query("page_token"),
         )
@@ -150,7 +245,7 @@ class ExperimentByNameHandler(NativeHandler):
         self.send_json({"experiment": experiment.to_dict()})
 
 
-class _OneExperiment(NativeHandler):
+class _OneExperiment(JsonBodyHandler):
     async def _send(self, experiment_id: str) -> None:
         experiment = await self.call(self.store.get_experiment, experiment_id)
         self.send_json({"experiment": experiment.to_dict()})
@@ -194,11 +289,11 @@ class ExperimentRestoreHandler(_OneExperiment):
 # runs ----------------------------------------------------------------------------------------
 
 
-class RunsHandler(NativeHandler):
+class RunsHandler(JsonBodyHandler):
     @web.authenticated
     async def get(self) -> None:
         """One page of a runs table with the chosen metric, param and tag columns."""
-        table = await self.call(
+        table = await self.search(
             ui_queries.run_table,
             self.owned_store,
             self.experiment_ids(),
@@ -240,7 +335,7 @@ class RunsHandler(NativeHandler):
         self.send_json({"run": run.to_dict()}, status=201)
 
 
-class _OneRun(NativeHandler):
+class _OneRun(JsonBodyHandler):
     async def _send(self, run_id: str) -> None:
         run: Run = await self.call(self.store.get_run, run_id)
         self.send_json({"run": run.to_dict()})
@@ -280,7 +375,7 @@ class RunRestoreHandler(_OneRun):
         await self._send(run_id)
 
 
-class RunLoggedModelRecordsHandler(NativeHandler):
+class RunLoggedModelRecordsHandler(JsonBodyHandler):
     @web.authenticated
     async def post(self, run_id: str) -> None:
         """Append a model's MLmodel metadata to the run's ``mlflow.log-model.history`` tag
@@ -313,7 +408,7 @@ class RunItemCellHandler(NativeHandler):
     async def get(self, run_id: str) -> None:
         """The executed cell that logged one item (a metric's point at ``step``, or its latest)."""
         step_text = self.query("step")
-        step = None if step_text in (None, "") else parsing.integer(step_text, "step", 0)
+        step = None if step_text in (None, "") else self.integer("step", 0)
         kind, key, step = rules.check_item(self.required("kind"), self.required("key"), step)
         found, cell = await self.call(self.store.get_item_cell, run_id, kind, key, step)
         self.send_json({"found": found, "cell": None if cell is None else vars(cell)})
@@ -330,12 +425,12 @@ class RunSearchHandler(NativeHandler):
     @web.authenticated
     async def get(self) -> None:
         """Full runs matching a filter, one page (what ``RestStore.search_runs`` reads)."""
-        found, token = await self.call(
+        found, token = await self.search(
             self.store.search_runs,
             self.experiment_ids(),
             self.query("filter"),
             self.view_type(),
-            self.max_results(1000),
+            self.max_results(1000, MAX_PAGE_SIZE),
             self.get_query_arguments("order_by") or None,
             self.query("page_token"),
         )
@@ -348,12 +443,12 @@ class RunFrameHandler(NativeHandler):
         """Matching runs as one table (Arrow IPC stream), MLflow's column names."""
         import pyarrow as pa
 
-        frame = await self.call(
+        frame = await self.search(
             self.store.search_runs_frame,
             self.experiment_ids(),
             self.query("filter"),
             self.view_type(),
-            self.max_results(100_000),
+            self.max_results(RUN_FRAME_MAX_RESULTS, RUN_FRAME_MAX_RESULTS),
             self.get_query_arguments("order_by") or None,
         )
         self.send_arrow(pa.Table.from_pandas(frame, preserve_index=False))
@@ -368,7 +463,10 @@ class RunColumnsHandler(NativeHandler):
         )
 
 
-class BatchesHandler(NativeHandler):
+class BatchesHandler(JsonBodyHandler):
+    body_limit_setting = "max_batch_body_bytes"
+    body_limit_default = DEFAULT_MAX_BATCH_BODY_BYTES
+
     @web.authenticated
     async def post(self) -> None:
         """Apply a write batch (``WriteBatch.to_json``) in one transaction."""

@@ -18,6 +18,8 @@ from .owned_store import ChangeLog, Changes
 
 # How often a waiting change-feed request looks for news.
 _POLL_S = 0.2
+#: the most points (series times points per series) one metric-histories answer may hold
+MAX_HISTORY_POINTS = 1_000_000
 
 
 class RunMetricHistoryHandler(NativeHandler):
@@ -58,10 +60,15 @@ class MetricHistoriesHandler(NativeHandler):
         config = self.mltrack_config
         run_ids = self.query_list("run_id")
         keys = self.query_list("key")
-        points = parsing.integer(
-            self.query("points"), "points", config.default_points, 4, config.max_points
-        )
+        points = self.integer("points", config.default_points, 4, config.max_points)
         x_axis = parsing.choice(self.query("x"), "x", tuple(ui_queries.X_AXES), "step")
+        total = len(run_ids) * len(keys) * points
+        if total > MAX_HISTORY_POINTS:
+            raise MltrackError(
+                f"{len(run_ids) * len(keys)} series of up to {points} points is more than the "
+                f"{MAX_HISTORY_POINTS} points one request may ask for; ask for fewer points, "
+                "runs or keys"
+            )
         series = await self.call(
             ui_queries.metric_histories, self.owned_store, run_ids, keys, points, x_axis
         )

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..artifacts import media_type_of
+
+#: the most columns a table preview shows (a one-line CSV can hold hundreds of thousands)
+MAX_COLUMNS = 300
+#: JSON previews deeper than this are shown as text (the answer is JSON too, and every
+#: layer that writes it recurses)
+MAX_JSON_DEPTH = 100
 
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "image/bmp"}
 
@@ -57,17 +64,30 @@ def _looks_binary(head: bytes) -> bool:
 
 
 def _csv_table(path: Path, delimiter: str, limits: PreviewLimits) -> dict[str, Any]:
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, [])
-        rows: list[list[str]] = []
-        truncated = False
-        for row in reader:
-            if len(rows) >= limits.max_rows:
-                truncated = True
-                break
-            rows.append(row)
-    return {"kind": "table", "columns": header, "rows": rows, "truncated": truncated}
+    # Only the first max_bytes are parsed, so neither a very long line nor a very wide row
+    # can make the preview read (or answer) the whole file.
+    head, cut = _read_head(path, limits.max_bytes)
+    if cut and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]  # a partial last line is no row
+    text = head.decode("utf-8", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, [])
+    rows: list[list[str]] = []
+    truncated = cut
+    for row in reader:
+        if len(rows) >= limits.max_rows:
+            truncated = True
+            break
+        rows.append(row[:MAX_COLUMNS])
+    out: dict[str, Any] = {
+        "kind": "table",
+        "columns": header[:MAX_COLUMNS],
+        "rows": rows,
+        "truncated": truncated,
+    }
+    if len(header) > MAX_COLUMNS or any(len(r) == MAX_COLUMNS for r in rows):
+        out["columns_truncated"] = True
+    return out
 
 
 def _parquet_table(path: Path, limits: PreviewLimits) -> dict[str, Any]:
@@ -75,14 +95,31 @@ def _parquet_table(path: Path, limits: PreviewLimits) -> dict[str, Any]:
 
     parquet = pq.ParquetFile(path)
     total = parquet.metadata.num_rows
-    batch = next(parquet.iter_batches(batch_size=max(1, limits.max_rows)), None)
+    all_names = parquet.schema_arrow.names
+    shown = all_names[:MAX_COLUMNS]
+    extra = {"columns_truncated": True} if len(all_names) > MAX_COLUMNS else {}
+    batch = next(parquet.iter_batches(batch_size=max(1, limits.max_rows), columns=shown), None)
     if batch is None:
-        return {"kind": "table", "columns": parquet.schema_arrow.names, "rows": [],
-                "truncated": False}  # fmt: skip
+        return {"kind": "table", "columns": shown, "rows": [], "truncated": False, **extra}
     columns = batch.to_pydict()
     names = list(columns)
     rows = [[_jsonable(columns[n][i]) for n in names] for i in range(batch.num_rows)]
-    return {"kind": "table", "columns": names, "rows": rows, "truncated": total > len(rows)}
+    return {"kind": "table", "columns": names, "rows": rows, "truncated": total > len(rows),
+            **extra}  # fmt: skip
+
+
+def _nested_deeper_than(data: Any, limit: int) -> bool:
+    """Whether a parsed JSON document nests more than ``limit`` deep (checked without
+    recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _jsonable(value: Any) -> Any:
@@ -127,10 +164,13 @@ def preview_file(path: Path, rel: str, limits: PreviewLimits) -> dict[str, Any]:
     head, truncated = _read_head(path, limits.max_bytes)
     if suffix == ".json" and not truncated:
         try:
-            out.update(kind="json", data=json.loads(head))
-            return out
-        except ValueError:
-            pass  # not valid JSON after all: show it as text
+            data = json.loads(head)
+        except (ValueError, RecursionError):
+            pass  # not valid JSON after all (or nested too deep to parse): show it as text
+        else:
+            if not _nested_deeper_than(data, MAX_JSON_DEPTH):
+                out.update(kind="json", data=data)
+                return out
     if suffix in (".html", ".htm"):
         out.update(kind="html", text=head.decode("utf-8", errors="replace"), truncated=truncated)
         return out

@@ -19,8 +19,16 @@ from ...validation import check_key, tag_value_to_str
 # proto3 JSON writes non-finite doubles as these strings
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _INT_RE = re.compile(r"^-?[0-9]+$")
+# proto3 int64: anything wider is refused before Python's int() sees a 5,000-digit string
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short (a message must not echo a huge field)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}… ({len(text)} characters)"
 
 
 def _type_name(value: Any) -> str:
@@ -89,13 +97,24 @@ class Fields:
             return default
         if isinstance(value, bool):
             raise MltrackError(f"field {name!r} must be an integer, got a boolean: {value!r}")
+        number: int | None = None
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and _INT_RE.match(value.strip()):
-            return int(value.strip())
-        raise MltrackError(f"field {name!r} must be an integer, got {_type_name(value)}: {value!r}")
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and _INT_RE.match(value.strip()):
+            digits = value.strip()
+            if len(digits.lstrip("-")) > 19:
+                raise MltrackError(f"field {name!r} must be a 64-bit integer, got {len(digits)} "
+                                   "characters")  # fmt: skip
+            number = int(digits)
+        if number is None:
+            raise MltrackError(
+                f"field {name!r} must be an integer, got {_type_name(value)}: {_shown(value)}"
+            )
+        if not _INT64_MIN <= number <= _INT64_MAX:
+            raise MltrackError(f"field {name!r} must be a 64-bit integer, got {_shown(number)}")
+        return number
 
     def number(self, name: str) -> float | None:
         """An optional double field; ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are accepted."""
@@ -139,7 +158,7 @@ class Fields:
             return default
         if numbers is not None and not isinstance(value, bool):
             as_int = value if isinstance(value, int) else None
-            if isinstance(value, str) and _INT_RE.match(value):
+            if isinstance(value, str) and len(value) <= 20 and _INT_RE.match(value):
                 as_int = int(value)
             if as_int is not None and as_int in numbers:
                 return numbers[as_int]

@@ -1,13 +1,19 @@
-"""MLflow's metric history route, paged (the client asks for 25,000 points a page)."""
+"""MLflow's metric history route, paged (the client asks for 25,000 points a page).
+
+Each page is read with LIMIT/OFFSET, never the whole history: a client paging through a
+million points reads each point once, not once per page.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from tornado import web
 
 from ...errors import MltrackError
 from ...store import paging
+from ...store.duckdb import ui_queries
+from ...store.duckdb.store import DuckDBStore
 from ...validation import check_key
 from . import serialise
 from .handler import MlflowHandler
@@ -19,7 +25,8 @@ MAX_PAGE = 100_000
 class GetMetricHistory(MlflowHandler):
     @web.authenticated
     async def get(self) -> None:
-        """Every point of one metric of one run, ordered by step then timestamp."""
+        """One page of the points of a metric of a run, ordered by step then timestamp
+        (``max_results`` absent: pages of :data:`MAX_PAGE` points)."""
         f = self.fields()
         run_id = f.required_string("run_id", "run_uuid")
         key = check_key(f.required_string("metric_key"), "metric key")
@@ -27,17 +34,20 @@ class GetMetricHistory(MlflowHandler):
         if max_results is not None and not 1 <= max_results <= MAX_PAGE:
             raise MltrackError(f"max_results must be between 1 and {MAX_PAGE}, got {max_results}")
         offset = paging.decode(f.string("page_token") or None)
-        history = await self.call(self.store.get_metric_history, run_id, key)
-        end = len(history) if max_results is None else min(len(history), offset + max_results)
-        # tolist() turns the numpy columns into Python numbers in one pass per column
-        steps = history.steps[offset:end].tolist()
-        values = history.values[offset:end].tolist()
-        stamps = history.timestamps[offset:end].tolist()
+        limit = MAX_PAGE if max_results is None else max_results
+        steps, values, stamps, more = await self.call(
+            ui_queries.metric_history_page,
+            cast(DuckDBStore, self.store),
+            run_id,
+            key,
+            offset,
+            limit,
+        )
         answer: dict[str, Any] = {
             "metrics": [serialise.metric(key, v, ts, s) for s, v, ts in zip(steps, values, stamps)]
         }
-        if end < len(history):
-            answer["next_page_token"] = paging.encode(end)
+        if more:
+            answer["next_page_token"] = paging.encode(offset + len(steps))
         self.ok(answer)
 
 

@@ -23,6 +23,9 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_LINGER_S = 0.1
 DEFAULT_LOCK_TIMEOUT_S = 120.0
+#: How long one server-side search may hold the store before it is interrupted (seconds).
+DEFAULT_QUERY_DEADLINE_S = 30.0
+QUERY_DEADLINE_ENV = "MLTRACK_QUERY_DEADLINE"
 
 
 def _default_lock_timeout() -> float:
@@ -31,6 +34,81 @@ def _default_lock_timeout() -> float:
         return float(os.environ.get("MLTRACK_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT_S))
     except ValueError:
         return DEFAULT_LOCK_TIMEOUT_S
+
+
+def default_query_deadline() -> float:
+    """``MLTRACK_QUERY_DEADLINE`` seconds, else 30 (0 or less: no deadline)."""
+    try:
+        return float(os.environ.get(QUERY_DEADLINE_ENV, DEFAULT_QUERY_DEADLINE_S))
+    except ValueError:
+        return DEFAULT_QUERY_DEADLINE_S
+
+
+_deadlines = threading.local()
+
+
+@contextlib.contextmanager
+def query_deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the store queries this thread runs once ``seconds`` have passed.
+
+    Every call of the server shares the store's one connection, so a query that plans or runs
+    for minutes (a huge filter) would stall every kernel and view. Inside this block,
+    :meth:`Connector.connect` arms a timer that interrupts the connection at the deadline; the
+    interrupted call raises INVALID_PARAMETER_VALUE (a 400: retrying the same search cannot
+    help, and MLflow's clients retry 5xx answers). ``None`` or a value <= 0: no deadline.
+    """
+    previous = getattr(_deadlines, "value", None)
+    _deadlines.value = (
+        None if seconds is None or seconds <= 0 else (time.monotonic() + seconds, seconds)
+    )
+    try:
+        yield
+    finally:
+        _deadlines.value = previous
+
+
+class _Interrupter:
+    """Interrupts one connection from the deadline on, until disarmed.
+
+    DuckDB forgets an interrupt that arrives between two queries (each query starts afresh),
+    so past the deadline the connection is interrupted again every few milliseconds: whichever
+    query the call runs next is stopped.
+    """
+
+    _REPEAT_S = 0.005
+
+    def __init__(self, con: Any, delay: float) -> None:
+        self._con = con
+        self._guard = threading.Lock()
+        self._disarmed = threading.Event()
+        self.fired = False
+        self._thread = threading.Thread(
+            target=self._run, args=(max(delay, 0.0),), name="mltrack-query-deadline", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, delay: float) -> None:
+        if self._disarmed.wait(delay):
+            return
+        while True:
+            with self._guard:
+                if self._disarmed.is_set():
+                    return
+                self.fired = True
+                self._con.interrupt()
+            if self._disarmed.wait(self._REPEAT_S):
+                return
+
+    def disarm(self) -> None:
+        # under the guard: once this returns, no interrupt can reach a later query
+        with self._guard:
+            self._disarmed.set()
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException)
 
 
 def _is_lock_conflict(exc: Exception) -> bool:
@@ -130,18 +208,41 @@ class Connector:
         self._con: Any = None
         self._last_used = 0.0
         self._closer: threading.Thread | None = None
+        self._depth = 0  # nesting of connect() in the thread that holds the lock
         self.schema_version_found: int | None = None
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:
-        """Yield the open connection, held exclusively by the calling thread."""
+        """Yield the open connection, held exclusively by the calling thread.
+
+        Inside :func:`query_deadline`, the outermost ``connect`` of the thread is interrupted
+        at the deadline and raises INVALID_PARAMETER_VALUE.
+        """
         with self._lock:
             if self._con is None:
                 self._con = self._open_with_retry()
                 self._start_closer()
+            deadline: tuple[float, float] | None = getattr(_deadlines, "value", None)
+            interrupter = None
+            limit = 0.0
+            if deadline is not None and self._depth == 0:
+                limit = deadline[1]
+                interrupter = _Interrupter(self._con, deadline[0] - time.monotonic())
+            self._depth += 1
             try:
                 yield self._con
+            except Exception as exc:
+                if interrupter is not None and interrupter.fired and _is_interrupt(exc):
+                    raise MltrackError(
+                        f"the query took longer than the server's limit of {limit:g} s "
+                        "and was stopped; narrow the filter or ask for fewer results",
+                        ErrorCode.INVALID_PARAMETER_VALUE,
+                    ) from None
+                raise
             finally:
+                self._depth -= 1
+                if interrupter is not None:
+                    interrupter.disarm()
                 self._last_used = time.monotonic()
 
     @contextlib.contextmanager

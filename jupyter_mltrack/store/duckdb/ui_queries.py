@@ -42,7 +42,12 @@ _SUMMARY_SQL = (
 )
 MAX_COLUMNS = 200
 # x axes of a metric chart: the SQL expression of each over the ``metrics`` table.
-X_AXES = {"step": "step", "wall": "timestamp", "relative": "timestamp - CAST(? AS BIGINT)"}
+# ``relative`` in HUGEINT: a timestamp minus a start time far apart would overflow BIGINT.
+X_AXES = {
+    "step": "step",
+    "wall": "timestamp",
+    "relative": "CAST(timestamp AS HUGEINT) - CAST(? AS BIGINT)",
+}
 MAX_SERIES = 100
 
 
@@ -222,18 +227,20 @@ def _series(
         # M4: the first, last, lowest and highest point of each equal slice of the x range, so
         # the drawn line keeps every spike, dip and jump however many points are dropped.
         # Points are picked by rowid and read back whole, which keeps step and timestamp of a
-        # picked point together. NaN points are left out here.
+        # picked point together. NaN points are left out here. The bucket is computed in
+        # DOUBLE: (x - lo) * buckets overflows BIGINT for steps or times near 2**62.
         buckets = max(1, points // 4)
-        width = max(hi - lo, 1) if lo is not None else 1
+        width = float(max(hi - lo, 1)) if lo is not None else 1.0
         rows = con.execute(
-            f"WITH b AS (SELECT least(CAST(floor(({x_sql} - ?) * ? / ?) AS BIGINT), ? - 1) "
+            f"WITH b AS (SELECT least(CAST(floor((CAST({x_sql} AS DOUBLE) - ?) * ? / ?) "
+            "AS BIGINT), ? - 1) "
             f"AS bucket, rowid AS rid, {x_sql} AS x, value FROM metrics "
             f"WHERE run_id = ? AND key = ? AND {finite}), "
             "picked AS (SELECT unnest([arg_min(rid, value), arg_max(rid, value), "
             "arg_min(rid, x), arg_max(rid, x)]) AS rid FROM b GROUP BY bucket) "
             f"SELECT {x_sql}, value, step, timestamp FROM metrics "
             "WHERE rowid IN (SELECT rid FROM picked) ORDER BY 1, step, timestamp",
-            [*x_args, lo or 0, buckets, width, buckets, *x_args, run_id, key, *x_args],
+            [*x_args, float(lo or 0), buckets, width, buckets, *x_args, run_id, key, *x_args],
         ).fetchall()
         out["downsampled"] = True
     out["x"] = [r[0] for r in rows]
@@ -287,6 +294,35 @@ def metric_histories(
             for key in keys:
                 series.append(_series(con, run_id, key, row[5], points, x_axis))
     return series
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def metric_history_page(
+    store: DuckDBStore, run_id: str, key: str, offset: int, limit: int
+) -> tuple[list[int], list[float], list[int], bool]:
+    """One page of a metric's history, read with LIMIT/OFFSET rather than whole.
+
+    Points are ordered by step, timestamp and value, a total order over distinct points, so
+    consecutive pages neither repeat nor skip one.
+
+    Returns
+    -------
+    tuple
+        ``steps``, ``values``, ``timestamps`` of the page, and whether more points follow.
+    """
+    if not 0 <= offset <= _INT64_MAX:
+        raise MltrackError(f"invalid page offset {offset}")
+    with store.connector.connect() as con:
+        runs.require(con, run_id)
+        rows = con.execute(
+            "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
+            "ORDER BY step, timestamp, value LIMIT ? OFFSET ?",
+            [run_id, key, limit + 1, offset],
+        ).fetchall()
+    page = rows[:limit]
+    return [r[0] for r in page], [r[1] for r in page], [r[2] for r in page], len(rows) > limit
 
 
 def changed(
