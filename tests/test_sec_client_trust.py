@@ -293,3 +293,56 @@ def test_the_scoring_server_accepts_configured_names_and_times_out_idle_sockets(
             conn.sendall(b"POST /invocations HTTP/1.1\r\nHost: localhost\r\n")
             conn.settimeout(10)
             assert conn.recv(1024) == b""  # closed by the server well before our 10 s
+
+
+# credentials in a git remote --------------------------------------------------------------------
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_SYSTEM": os.devnull,
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=env, timeout=30
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("remote", "recorded"),
+    [
+        ("https://alice:ghp_SECRET@example.com/team/models.git", "https://example.com/team/models.git"),
+        ("https://ghp_SECRET@example.com/team/models.git", "https://example.com/team/models.git"),
+        ("https://example.com/team/models.git?private_token=SECRET", "https://example.com/team/models.git"),
+        ("ssh://git:SECRET@example.com:2222/team/models.git", "ssh://git@example.com:2222/team/models.git"),
+        ("git@example.com:team/models.git", "git@example.com:team/models.git"),
+    ],
+)  # fmt: skip
+def test_a_git_remote_is_recorded_without_its_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remote: str, recorded: str
+) -> None:
+    from jupyter_mltrack.tracking import lineage
+    from jupyter_mltrack.tracking.client import MltrackClient
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "analysis.ipynb").write_text("{}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "first")
+    _git(repo, "remote", "add", "origin", remote)
+    lineage.clear_cache()
+    monkeypatch.setenv("JPY_SESSION_NAME", str(repo / "analysis.ipynb"))
+    monkeypatch.setenv("MLTRACK_GIT_LINEAGE", "1")
+    client = MltrackClient(tmp_path / "store")
+    try:
+        run = client.create_run(run_name="from-git")
+        tags = client.get_run(run.info.run_id).data.tags
+    finally:
+        lineage.clear_cache()
+    assert tags["mlflow.source.git.repoURL"] == recorded
+    assert not any("SECRET" in v for v in tags.values())

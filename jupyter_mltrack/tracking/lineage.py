@@ -6,7 +6,8 @@ logged each item.
 ==============================  =============================================================
 ``mlflow.source.git.commit``    the commit checked out (when the source is in a git repository)
 ``mlflow.source.git.branch``    the branch, when not detached
-``mlflow.source.git.repoURL``   the ``origin`` remote, when there is one
+``mlflow.source.git.repoURL``   the ``origin`` remote, when there is one, without credentials
+                                (``https://user:TOKEN@host/…`` is recorded as ``https://host/…``)
 ``mltrack.git.dirty``           ``true`` when tracked files differ from the commit; the diff is
                                 then stored as the artifact ``lineage/git.diff``
 ``mltrack.python.version``      e.g. ``3.11.9``
@@ -139,6 +140,32 @@ def _stamp(root: str) -> tuple:
     return tuple(out)
 
 
+def strip_credentials(url: str) -> str:
+    """A remote URL without the secrets people put in it, safe to record in a run's tags.
+
+    For web URLs (``http``, ``https``, ``ftp``) the whole user part goes (a token is often the
+    user name alone, ``https://TOKEN@host/…``) and so does the query (``?private_token=…``); for
+    other schemes (``ssh://git:PASSWORD@host/…``) only the password. ``git@host:path`` (scp
+    style) holds no secret and is kept as it is.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a malformed port raises here
+    except ValueError:
+        return "" if "@" in url else url  # unparseable: record nothing that might be secret
+    if not parts.scheme or not parts.netloc or ("@" not in parts.netloc and not parts.query):
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = parts.query
+    if parts.scheme.lower() in ("http", "https", "ftp", "ftps"):
+        query = ""
+    elif parts.username and "@" in parts.netloc:
+        netloc = f"{parts.username}@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def _read_git(cwd: str) -> GitInfo | None:
     head = _git(cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
     if head is None:
@@ -162,7 +189,7 @@ def _read_git(cwd: str) -> GitInfo | None:
         root=root,
         commit=commit,
         branch=None if branch == "HEAD" else branch,
-        repo_url=(url or "").strip() or None,
+        repo_url=strip_credentials((url or "").strip()) or None,
         dirty=dirty,
         diff=diff,
     )
