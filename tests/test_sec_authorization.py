@@ -149,8 +149,7 @@ def _action(handler: type, verb: str) -> str | None:
 
 def _call(server: TrackingServer, verb: str, path: str) -> requests.Response:
     body = b"{}" if verb in ("POST", "PUT", "PATCH") else None
-    # a new connection each: a refused upload closes its connection before reading the body
-    return requests.request(
+    return server.session.request(
         verb, server.url + path, headers=server.headers, data=body,
         params={"path": "planted.txt"}, timeout=60,
     )  # fmt: skip

@@ -65,6 +65,7 @@ class MltrackHandler(APIHandler):
     #: the authorization action of a verb whose action is not its HTTP method's (e.g. a search
     #: sent as POST: ``{"POST": "read"}``); verbs not listed take the method's action
     auth_actions: ClassVar[Mapping[str, str]] = {}
+    _refused_unread = False  # refused before a streamed body was read
 
     async def prepare(self) -> None:  # type: ignore[override]
         """Authenticate (Jupyter), then authorize the request's action on ``"mltrack"``."""
@@ -78,6 +79,7 @@ class MltrackHandler(APIHandler):
             self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)
         )
         if not allowed:
+            self._refused_unread = getattr(self, "_stream_request_body", False)
             raise web.HTTPError(
                 403, f"user is not authorized to {action} on resource: {AUTH_RESOURCE}"
             )
@@ -166,6 +168,10 @@ class MltrackHandler(APIHandler):
                 "error_code": code.value,
                 "message": message or httputil.responses.get(status_code, "Unknown"),
             }
+        if self._refused_unread:
+            # tornado drops the connection rather than read the rest of a streamed upload:
+            # tell the client not to send its next request on it
+            self.set_header("Connection", "close")
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
