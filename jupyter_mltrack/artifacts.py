@@ -6,10 +6,14 @@ inside it after symlinks are followed, so neither ``..`` nor a planted symlink c
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from .entities import ArtifactInfo
 from .errors import ErrorCode, MltrackError
@@ -67,8 +71,8 @@ def copy_into(base: Path, local_path: Path, artifact_dir: str | None) -> list[tu
     for src, name in pairs:
         rel = f"{dest_dir_rel}/{name}" if dest_dir_rel else name
         dest = safe_join(base, rel)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+        with _replacing(dest) as fh, open(src, "rb") as source:
+            shutil.copyfileobj(source, fh, _COPY_CHUNK)
         written.append((rel, dest.stat().st_size, media_type_of(rel)))
     return written
 
@@ -79,11 +83,43 @@ def write_bytes(base: Path, relative: str, data: bytes) -> tuple[str, int, str]:
     if not rel:
         raise MltrackError("artifact file name must not be empty")
     dest = safe_join(base, rel)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)  # readers never see a half-written artifact
+    with _replacing(dest) as fh:
+        fh.write(data)
     return rel, len(data), media_type_of(rel)
+
+
+_COPY_CHUNK = 1024 * 1024
+
+
+@contextlib.contextmanager
+def _replacing(dest: Path) -> Iterator[BinaryIO]:
+    """A new file beside ``dest`` that replaces it when the block ends without an error.
+
+    Readers see the old file or the new one, never a partial one, and a crash leaves the old
+    file whole (and a hidden ``.NAME.*.tmp`` file that :func:`list_dir` does not show). The
+    temporary file is created exclusively, so it never follows a link someone placed there.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; artifacts get the usual mode
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it: do so once, at import, not in a server's threads
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def list_dir(base: Path, path: str) -> list[ArtifactInfo]:

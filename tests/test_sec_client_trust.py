@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -346,3 +348,66 @@ def test_a_git_remote_is_recorded_without_its_credentials(
         lineage.clear_cache()
     assert tags["mlflow.source.git.repoURL"] == recorded
     assert not any("SECRET" in v for v in tags.values())
+
+
+# uploads land whole, and their leftovers go -----------------------------------------------------
+def _new_run(server: TrackingServer) -> str:
+    import uuid
+
+    exp = server.api("POST", "/experiments", json={"name": f"sec-{uuid.uuid4().hex[:8]}"})
+    exp_id = exp.json()["experiment"]["experiment_id"]
+    run = server.api("POST", "/runs", json={"experiment_id": exp_id})
+    return str(run.json()["run"]["info"]["run_id"])
+
+
+def test_an_upload_replaces_an_artifact_whole_and_cleans_stale_leftovers(
+    tracking_server: TrackingServer,
+) -> None:
+    server = tracking_server
+    run_id = _new_run(server)
+    url = f"/runs/{run_id}/artifacts/file"
+    old = b"old version " * 50_000
+    assert server.api("PUT", url, params={"path": "w/model.bin"}, data=old).status_code == 200
+    [on_disk] = [p for p in server.store_dir.rglob("model.bin") if run_id in str(p)]
+    uploads = server.store_dir / ".uploads"
+    stale, fresh = uploads / "tmpcrashed", uploads / "tmpinflight"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "part.bin").write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    for path in (stale / "part.bin", stale):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    with open(on_disk, "rb") as reader:  # a reader that opened the old version
+        new = b"new version " * 60_000
+        assert server.api("PUT", url, params={"path": "w/model.bin"}, data=new).status_code == 200
+        # the new version was renamed into place: the old file was never truncated or rewritten
+        assert reader.read() == old
+    assert on_disk.read_bytes() == new
+    assert [p.name for p in on_disk.parent.iterdir()] == ["model.bin"]  # no temporary left
+    assert not stale.exists() and (fresh / "part.bin").exists()
+    listed = server.api("GET", f"/runs/{run_id}/artifacts", params={"path": "w"}).json()
+    assert [f["path"] for f in listed["files"]] == ["w/model.bin"]
+    shutil.rmtree(fresh)
+
+
+def test_artifacts_are_written_beside_the_target_and_renamed(tmp_path: Path) -> None:
+    from jupyter_mltrack.artifacts import copy_into, list_dir, write_bytes
+
+    base = tmp_path / "run"
+    src = tmp_path / "big.bin"
+    src.write_bytes(b"a" * 100_000)
+    copy_into(base, src, "d")
+    target = base / "d" / "big.bin"
+    inode = target.stat().st_ino
+    with open(target, "rb") as reader:
+        src.write_bytes(b"b" * 10)
+        copy_into(base, src, "d")
+        assert reader.read() == b"a" * 100_000  # replaced, not rewritten in place
+    assert target.read_bytes() == b"b" * 10 and target.stat().st_ino != inode
+    write_bytes(base, "d/big.bin", b"c")
+    assert target.read_bytes() == b"c"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["big.bin"]
+    # a crash mid-write leaves a hidden temporary, which no listing shows
+    (target.parent / ".big.bin.abc123.tmp").write_bytes(b"partial")
+    assert [e.path for e in list_dir(base, "d")] == ["d/big.bin"]

@@ -5,12 +5,18 @@ Paths travel in the ``path`` query argument and are checked by
 :func:`~jupyter_mltrack.artifacts.safe_join`, so ``..``, absolute paths and symlinks that lead
 out of a run's folder are refused. Downloads go out as attachments under a sandboxing CSP, so an
 HTML artifact can never run as a page of the Jupyter origin.
+
+An upload is received into ``<store>/.uploads`` and then written beside its target and renamed
+over it (:func:`jupyter_mltrack.artifacts.copy_into`), so readers never see a partial file; each
+upload first removes what crashed uploads left in ``.uploads`` over an hour ago.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,6 +36,7 @@ from .preview import PreviewLimits, preview_file
 
 CHUNK_BYTES = 256 * 1024
 MAX_LISTED = 10_000
+STALE_UPLOAD_S = 3600.0  # leftovers in <store>/.uploads older than this are removed
 
 
 def list_tree(store: AbstractStore, run_id: str, path: str, recursive: bool) -> list[ArtifactInfo]:
@@ -60,12 +67,47 @@ class ArtifactListHandler(NativeHandler):
         self.send_json({"path": path, "files": [asdict(e) for e in entries]})
 
 
+def clean_stale_uploads(uploads: Path, older_than_s: float = STALE_UPLOAD_S) -> list[Path]:
+    """Remove what uploads left in ``uploads`` (a crash, a killed server) over an hour ago.
+
+    An upload in progress writes its file continuously, so only a folder whose newest write is
+    older than ``older_than_s`` goes. Returns the entries removed.
+    """
+    removed: list[Path] = []
+    cutoff = time.time() - older_than_s
+    try:
+        entries = list(os.scandir(uploads))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                newest = max(
+                    [entry.stat(follow_symlinks=False).st_mtime]
+                    + [c.stat(follow_symlinks=False).st_mtime for c in os.scandir(path)]
+                )
+            else:
+                newest = entry.stat(follow_symlinks=False).st_mtime
+            if newest >= cutoff:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove: the next upload tries again
+    return removed
+
+
 class _Upload:
     """An upload being received into a temporary folder in the store directory."""
 
     def __init__(self, store_dir: Path, name: str, limit: int):
         uploads = store_dir / ".uploads"
         uploads.mkdir(exist_ok=True)
+        clean_stale_uploads(uploads)
         self.folder = Path(tempfile.mkdtemp(dir=uploads))
         self.file = self.folder / name
         self._fh = open(self.file, "wb")  # noqa: SIM115 - closed in finish() or discard()
