@@ -92,7 +92,11 @@ class AbstractStore(AbstractRegistryStore):
         artifact_location: str | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> str:
-        """Create an experiment; return its id (RESOURCE_ALREADY_EXISTS for a taken name)."""
+        """Create an experiment; return its id (RESOURCE_ALREADY_EXISTS for a taken name).
+
+        An ``artifact_location`` (relative to the store's artifact root) must not be, hold or lie
+        inside another experiment's folder (and so its runs' and models' folders).
+        """
         check_name(name, "experiment name")
         if artifact_location is not None:
             artifact_location = check_artifact_path(artifact_location, "artifact location")
@@ -153,7 +157,10 @@ class AbstractStore(AbstractRegistryStore):
         self._set_experiment_lifecycle(_id(experiment_id, "experiment id"), "deleted")
 
     def restore_experiment(self, experiment_id: str) -> None:
-        """Bring a deleted experiment back."""
+        """Bring a deleted experiment back, with the runs deleted together with it.
+
+        Runs deleted on their own before the experiment stay deleted.
+        """
         self._set_experiment_lifecycle(_id(experiment_id, "experiment id"), "active")
 
     # runs --------------------------------------------------------------------------------------
@@ -172,8 +179,10 @@ class AbstractStore(AbstractRegistryStore):
         The run's name follows one rule whatever face created it (:func:`.rules.run_name_and_tags`):
         the name given, else the ``mlflow.runName`` tag, else a generated one; the tag is set to
         the name. The run id is made here when not given (clients make ids so that run creation
-        can be buffered). INVALID_STATE in a deleted experiment; RESOURCE_ALREADY_EXISTS for a
-        taken run id; RESOURCE_DOES_NOT_EXIST for a missing experiment or parent.
+        can be buffered); a given id must not be a folder name the store keeps next to runs
+        (:data:`.rules.RESERVED_RUN_IDS`). INVALID_STATE in a deleted experiment;
+        RESOURCE_ALREADY_EXISTS for a taken run id; RESOURCE_DOES_NOT_EXIST for a missing
+        experiment or parent.
         """
         if run_name is not None:
             check_name(run_name, "run name")
@@ -237,6 +246,10 @@ class AbstractStore(AbstractRegistryStore):
         deleted run: INVALID_STATE; a changed param: INVALID_PARAMETER_VALUE) raises and nothing
         is written. With it True (the background flusher and the spool, which have no caller to
         raise to), invalid rows are dropped and described in the returned warnings.
+
+        A batch with a ``batch_id`` the store has already applied is not applied again and
+        returns no warnings (a resend after an ambiguous failure; the id is recorded in the same
+        transaction as the rows). Ids are 1-64 letters, digits, '_' or '-'.
         """
         if not isinstance(batch, WriteBatch):
             raise MltrackError(f"write_batch takes a WriteBatch, got {type(batch).__name__}")

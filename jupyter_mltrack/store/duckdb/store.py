@@ -4,6 +4,9 @@ Layout of a store directory::
 
     mltrack.duckdb      runs, metrics, params, tags, … (schema in schema.py)
     artifacts/          <experiment artifact location>/<run id>/artifacts/…
+                        <experiment artifact location>/models/<model id>/artifacts/… (logged
+                        models: "models" is reserved as a run id; experiment locations never
+                        overlap, so each object's folder holds only its own files)
     spool/              batches that could not be written yet (replayed on the next flush)
 """
 
