@@ -264,6 +264,21 @@ def test_a_rest_client_resending_a_batch_stores_once(
     client.close()
 
 
+def test_gc_forgets_batch_ids_after_a_month(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "store")
+    run_id = _run(store)
+    old, recent = new_batch_id(), new_batch_id()
+    store.write_batch(_batch(run_id, old))
+    store.write_batch(_batch(run_id, recent))
+    with store.connector.transaction() as con:
+        con.execute("UPDATE write_batches SET applied_time = 0 WHERE batch_id = ?", [old])
+    assert store.gc()["rows_removed"] == 1
+    store.write_batch(_batch(run_id, recent))  # still known: a no-op
+    store.write_batch(_batch(run_id, old))  # forgotten: written again
+    assert len(store.get_metric_history(run_id, "loss").steps) == 3
+    store.close()
+
+
 def test_an_older_store_migrates_forward(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path / "store")
     run_id = _run(store)

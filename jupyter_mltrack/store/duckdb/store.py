@@ -26,6 +26,9 @@ from .connection import DEFAULT_LINGER_S, Connector, preload_engine
 from .registry_methods import DuckDBRegistryMixin
 
 DB_FILE = "mltrack.duckdb"
+# gc forgets the ids of batches applied longer ago than this (a spool file replayed later than
+# that would be written again)
+BATCH_ID_RETENTION_MS = 30 * 24 * 3600 * 1000
 
 
 class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
@@ -308,6 +311,15 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
                     ).fetchone()
                     removed_rows += n
                     con.execute(f"DELETE FROM {table} WHERE list_contains(?, run_id)", [ids])
+            # Batch ids only guard against resends and replays, which come within minutes (a
+            # spool waits for its owner's next flush): old ones need not be kept for ever.
+            forget = now_ms() - BATCH_ID_RETENTION_MS
+            (n,) = con.execute(
+                "SELECT count(*) FROM write_batches WHERE applied_time < ?", [forget]
+            ).fetchone()
+            if n:
+                con.execute("DELETE FROM write_batches WHERE applied_time < ?", [forget])
+                removed_rows += n
             # What stays must keep its files: every experiment folder, every remaining run's
             # folder, every logged model's folder.
             # (A run's or model's folder is its artifact path's parent: "<…>/<id>/artifacts".)
