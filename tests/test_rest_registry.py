@@ -4,8 +4,9 @@
   reviews, history) runs on the embedded :class:`DuckDBStore` and on a :class:`RestStore`
   talking to a real tracking server, with the same results and the same error codes.
 - Each registry route answers as ``openapi.yaml`` documents it.
-- Who acted: a client's declared user under Jupyter's shared token; the authenticated user
-  under any other identity provider.
+- Who acted: always the authenticated identity (the server's owner under Jupyter's shared
+  token, the named user under any other identity provider); a different declared user only as
+  "<identity> (on behalf of <user>)".
 - End to end: a script whose store is owned by a server logs a scikit-learn model with
   ``mlt.log_model(..., registered_model_name=...)``, sets an alias and loads it back by
   ``models:/<name>@<alias>``.
@@ -42,6 +43,15 @@ Store = Any  # DuckDBStore | RestStore: the same registry methods
 
 def _unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def _by(store: Store, user: str) -> str:
+    """The user the history records for a call made with ``user=user``: the user itself on
+    the embedded store; over REST the server's identity (its owner's login, under Jupyter's
+    token), the declared user only as who it acted for."""
+    if isinstance(store, DuckDBStore) or user == current_user():
+        return user
+    return f"{current_user()} (on behalf of {user})"
 
 
 def _code(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ErrorCode:
@@ -171,13 +181,13 @@ def test_registered_model_lifecycle(store: Store) -> None:
     assert _code(store.delete_registered_model, new_name) == ErrorCode.RESOURCE_DOES_NOT_EXIST
     history = store.get_registry_history(new_name)
     assert [(e.kind, e.user_id) for e in history] == [
-        ("create_model", "ana"),
-        ("update_description", "bo"),
-        ("set_tag", "bo"),
-        ("delete_tag", "bo"),
+        ("create_model", _by(store, "ana")),
+        ("update_description", _by(store, "bo")),
+        ("set_tag", _by(store, "bo")),
+        ("delete_tag", _by(store, "bo")),
         ("update_description", None if isinstance(store, DuckDBStore) else current_user()),
-        ("rename", "cy"),
-        ("delete_model", "cy"),
+        ("rename", _by(store, "cy")),
+        ("delete_model", _by(store, "cy")),
     ]
 
 
@@ -283,15 +293,15 @@ def test_versions_stages_aliases_reviews_and_history(store: Store) -> None:
     assert store.get_registered_model(name).aliases == {}
     events = store.get_registry_history(name, kinds=["set_alias", "delete_alias"])
     assert [(e.kind, e.version, e.user_id, e.detail.get("previous_version")) for e in events] == [
-        ("set_alias", "1", "ana", None),
-        ("set_alias", "2", "bo", 1),
-        ("delete_alias", "2", "bo", None),
+        ("set_alias", "1", _by(store, "ana"), None),
+        ("set_alias", "2", _by(store, "bo"), 1),
+        ("delete_alias", "2", _by(store, "bo"), None),
     ]
     assert events[:2] == alias_events
     reviews = store.get_registry_history(name, 2, ["review"])
     assert [(e.user_id, e.detail["comment"], e.detail["approval"]) for e in reviews] == [
-        ("dee", "looks good", "APPROVED"),
-        ("eve", "ship it", None),
+        (_by(store, "dee"), "looks good", "APPROVED"),
+        (_by(store, "eve"), "ship it", None),
     ]
     kinds = [e.kind for e in store.get_registry_history(name, version="1")]
     assert kinds == ["create_version", "set_alias", "transition_stage", "transition_stage"]
@@ -373,7 +383,7 @@ def test_history_records_the_acting_user(store: Store) -> None:
     store.create_registered_model(_unique("nobody"))  # no user declared
     store.set_registered_model_tag(name, "k", "v")
     events = store.get_registry_history(name)
-    assert events[0].user_id == "ana"
+    assert events[0].user_id == _by(store, "ana")
     # without a declared user: none on the embedded store; the server's own user over REST
     # (Jupyter's shared token identifies the server's owner, not a person)
     expected = None if isinstance(store, DuckDBStore) else current_user()
@@ -438,7 +448,8 @@ def test_registry_routes_answer_as_documented(tracking_server: TrackingServer) -
     call("delete", "/api/registered-models/{name}/aliases/{alias}", path_args=a)
     events = call("get", "/api/registered-models/{name}/history", path_args=n,
                   params={"kind": "create_model"}).json()["events"]  # fmt: skip
-    assert [(e["kind"], e["user_id"]) for e in events] == [("create_model", "spec-user")]
+    by = f"{current_user()} (on behalf of spec-user)"
+    assert [(e["kind"], e["user_id"]) for e in events] == [("create_model", by)]
     # errors answer in the documented shape too
     call("patch", "/api/registered-models/{name}/versions/{version}/stage", 400,
          path_args={**n, "version": "one"}, json={"stage": "Staging"})  # fmt: skip
@@ -465,7 +476,7 @@ def test_server_with_named_users_records_them_not_the_claim(
     tracking_server_factory: Callable[..., TrackingServer], tmp_path: Path
 ) -> None:
     # an identity provider that names people (as JupyterHub's does): a client cannot claim to
-    # be someone else in the registry's history
+    # be someone else in the registry's history; what it declares shows only as "on behalf of"
     config = textwrap.dedent(
         """
         from jupyter_server.auth.identity import IdentityProvider, User
@@ -482,7 +493,10 @@ def test_server_with_named_users_records_them_not_the_claim(
     name = _unique("named")
     rest.create_registered_model(name, user="mallory")
     rest.set_registered_model_tag(name, "k", "v")
-    assert [e.user_id for e in rest.get_registry_history(name)] == ["hub-ana", "hub-ana"]
+    assert [e.user_id for e in rest.get_registry_history(name)] == [
+        "hub-ana (on behalf of mallory)",
+        "hub-ana",
+    ]
     rest.close()
 
 

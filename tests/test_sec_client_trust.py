@@ -411,3 +411,25 @@ def test_artifacts_are_written_beside_the_target_and_renamed(tmp_path: Path) -> 
     # a crash mid-write leaves a hidden temporary, which no listing shows
     (target.parent / ".big.bin.abc123.tmp").write_bytes(b"partial")
     assert [e.path for e in list_dir(base, "d")] == ["d/big.bin"]
+
+
+# who the registry's history names ---------------------------------------------------------------
+def test_the_registry_records_the_authenticated_identity_and_a_claim_only_as_on_behalf_of(
+    tracking_server: TrackingServer,
+) -> None:
+    import uuid
+
+    from jupyter_mltrack.models.registry_api import current_user
+
+    server = tracking_server
+    name = f"audited-{uuid.uuid4().hex[:8]}"
+    route = f"/registered-models/{name}"
+    created = server.api("POST", "/registered-models", params={"user": "ceo"}, json={"name": name})
+    assert created.status_code == 201, created.text
+    tagged = server.api("PATCH", route, json={"tags": {"k": "v"}})  # no claim
+    assert tagged.status_code == 200, tagged.text
+    same = server.api("PATCH", route, params={"user": current_user()}, json={"tags": {"k": "w"}})
+    assert same.status_code == 200, same.text
+    events = server.api("GET", f"{route}/history").json()["events"]
+    owner = current_user()  # Jupyter's token identifies the server's owner, not a person
+    assert [e["user_id"] for e in events] == [f"{owner} (on behalf of ceo)", owner, owner]

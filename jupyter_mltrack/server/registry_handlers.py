@@ -11,8 +11,9 @@ aliases, page sizes) are the store's: :class:`AbstractRegistryStore` applies the
 Model names may hold almost any printable character, ``/`` included: clients percent-encode
 each path segment (``a%2Fb``) and tornado decodes the path arguments before they reach a verb.
 
-Who acted (recorded in the registry's history) is decided by
-:meth:`NativeRegistryHandler.acting_user`.
+Who acted (recorded in the registry's history) is decided by :func:`recorded_user`: always the
+authenticated identity, with a different name the client declares (``?user=``) added as
+``"<identity> (on behalf of <name>)"``, never in its place.
 """
 
 from __future__ import annotations
@@ -67,8 +68,44 @@ def _boolean(body: dict[str, Any], name: str) -> bool:
     return value
 
 
+ON_BEHALF = "{identity} (on behalf of {declared})"
+
+
+def authenticated_name(handler: NativeHandler) -> str:
+    """Who the request authenticated as, as the registry's history names them.
+
+    Jupyter's own providers (a token or password) let in whoever holds the server's one secret
+    under a random anonymous name: that is the server's owner, named by the server's login
+    (or its ``$MLTRACK_USER``). Any other provider (JupyterHub, a custom one) names the user.
+    """
+    from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+
+    if type(handler.identity_provider) in (IdentityProvider, PasswordIdentityProvider):
+        from ..models.registry_api import current_user
+
+        return current_user()
+    user = handler.current_user
+    return str(getattr(user, "username", None) or user)
+
+
+def recorded_user(identity: str, declared: str | None) -> str:
+    """The user the history records: ``identity``, and a different ``declared`` name only as
+    the person it acted for (``"root (on behalf of ana)"``), so no client can write history in
+    another's name."""
+    if declared is None:
+        return identity
+    declared = check_name(declared, "user")
+    if declared == identity:
+        return identity
+    return check_name(ON_BEHALF.format(identity=identity, declared=declared), "user")
+
+
 class NativeRegistryHandler(NativeHandler):
-    """Base of the registry routes: the entity envelopes (the acting user is the base's)."""
+    """Base of the registry routes: the entity envelopes and who acts."""
+
+    def acting_user(self) -> str:
+        """The authenticated identity, and the ``user`` query argument as "on behalf of"."""
+        return recorded_user(authenticated_name(self), self.get_query_argument("user", None))
 
     def description(self, body: dict[str, Any]) -> str | None:
         return parsing.optional_str(body, "description")

@@ -7,9 +7,9 @@ embedded store returns, so ``mlt.log_model``, the registry and ``models:/`` URIs
 whoever owns the store. Errors arrive as the server's :class:`MltrackError`, with the code the
 embedded store raises.
 
-The acting ``user`` travels as a query argument; the server records it when its identity is
-Jupyter's shared token, and its authenticated user otherwise (see
-:meth:`jupyter_mltrack.server.registry_handlers.NativeRegistryHandler.acting_user`).
+The acting ``user`` travels as a query argument; the server records the identity the request
+authenticated as, and a different declared user only as the person it acted for,
+``"root (on behalf of ana)"`` (see :func:`jupyter_mltrack.server.registry_handlers.recorded_user`).
 
 Like the rest of the client, this module is imported by kernels: no tornado, no duckdb.
 """
