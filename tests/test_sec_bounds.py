@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -322,3 +323,20 @@ def test_previews_of_deep_json_and_wide_csv(tracking_server: TrackingServer) -> 
     assert long["kind"] in ("table", "binary")
     assert len(json.dumps(long)) < 2_000_000
     assert not server.server_errors()
+
+
+@pytest.mark.parametrize("name", ["MLTRACK_LOCK_TIMEOUT", "MLTRACK_QUERY_DEADLINE"])
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+def test_non_finite_timeouts_fall_back_to_the_default(
+    monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> None:
+    """``nan`` compares false with every time, so a wait bounded by it would never end."""
+    from jupyter_mltrack.store.duckdb import connection
+
+    monkeypatch.setenv(name, text)
+    if name == "MLTRACK_LOCK_TIMEOUT":
+        assert connection.Connector(Path("unused.duckdb")).lock_timeout == (
+            connection.DEFAULT_LOCK_TIMEOUT_S
+        )
+    else:
+        assert connection.default_query_deadline() == connection.DEFAULT_QUERY_DEADLINE_S

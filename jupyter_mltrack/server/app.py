@@ -36,6 +36,7 @@ from ..config import STORE_ENV, resolve_store_dir
 from ..store import discovery
 from ..tracking.buffer import Spool
 from . import base
+from .models_handlers import stop_warm_models
 from .owned_store import OwnedStore
 from .routes import mltrack_handlers
 
@@ -145,6 +146,30 @@ class MltrackApp(ExtensionApp):
         start).""",
     ).tag(config=True)
 
+    query_deadline = Float(
+        help="""Seconds a search may hold the store before it is stopped (answered 400, so that
+        one slow filter cannot stall every kernel and the UI). 0: no deadline. Default:
+        $MLTRACK_QUERY_DEADLINE, else 30.""",
+    ).tag(config=True)
+
+    @default("query_deadline")
+    def _default_query_deadline(self) -> float:
+        from ..store.duckdb.connection import default_query_deadline
+
+        return default_query_deadline()
+
+    max_json_body_bytes = Int(
+        8 * 1024**2,
+        help="""The largest JSON request body a native route takes, in bytes (larger: HTTP 413,
+        refused before the body is read).""",
+    ).tag(config=True)
+
+    max_batch_body_bytes = Int(
+        64 * 1024**2,
+        help="""The largest write batch (POST /api/batches) in bytes (larger: HTTP 413). The
+        Python client splits larger batches to fit.""",
+    ).tag(config=True)
+
     store: OwnedStore | None = None
     _housekeeper: ioloop.PeriodicCallback | None = None
     _housekeeping = False
@@ -210,7 +235,11 @@ class MltrackApp(ExtensionApp):
             return  # never got as far as owning a store
         discovery.remove_server_file(self.resolved_store_dir)
         self._restore_env()
-        await asyncio.get_running_loop().run_in_executor(None, self.store.shutdown)
+        loop = asyncio.get_running_loop()
+        # warm models run in worker processes: stop them with the server, never orphan them
+        if self.serverapp is not None:
+            await loop.run_in_executor(None, stop_warm_models, self.serverapp.web_app.settings)
+        await loop.run_in_executor(None, self.store.shutdown)
         # give responses of calls that just finished a moment to leave before the loop stops
         await asyncio.sleep(0.05)
 

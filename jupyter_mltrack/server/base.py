@@ -21,6 +21,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import httputil, web
 
 from ..errors import ErrorCode, MltrackError
+from ..store.duckdb import connection
 from ..store.duckdb.store import DuckDBStore
 from ..validation import check_name
 
@@ -96,6 +97,22 @@ class MltrackHandler(APIHandler):
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking store call on a worker thread."""
         return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+    def query_deadline(self) -> float:
+        """Seconds a search may hold the store (setting ``query_deadline``, else
+        ``$MLTRACK_QUERY_DEADLINE``, else 30)."""
+        value = getattr(self.mltrack_config, "query_deadline", None)
+        return connection.default_query_deadline() if value is None else float(value)
+
+    async def search(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a search on a worker thread, interrupted if it outlives the query deadline."""
+        seconds = self.query_deadline()
+
+        def run() -> T:
+            with connection.query_deadline(seconds):
+                return fn(*args, **kwargs)
+
+        return await self.call(run)
 
     def acting_user(self) -> str:
         """Who the registry's history records for this request.

@@ -8,7 +8,6 @@ Each handler is an adapter: it reads the request (checked in :mod:`.parsing`), c
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from tornado import web
@@ -18,7 +17,7 @@ from ..clock import now_ms
 from ..entities import Run, ViewType
 from ..errors import ErrorCode, MltrackError
 from ..store import rules
-from ..store.duckdb import connection, ui_queries
+from ..store.duckdb import ui_queries
 from ..store.duckdb.store import DuckDBStore
 from . import parsing
 from .base import MltrackHandler
@@ -88,22 +87,6 @@ class NativeHandler(MltrackHandler):
         if limit is not None and value > limit:
             raise MltrackError(f"max_results must be at most {limit}, got {value}")
         return value
-
-    def query_deadline(self) -> float:
-        """Seconds a search may hold the store (setting ``query_deadline``, else
-        ``$MLTRACK_QUERY_DEADLINE``, else 30)."""
-        value = getattr(self.mltrack_config, "query_deadline", None)
-        return connection.default_query_deadline() if value is None else float(value)
-
-    async def search(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a search on a worker thread, interrupted if it outlives the query deadline."""
-        seconds = self.query_deadline()
-
-        def run() -> T:
-            with connection.query_deadline(seconds):
-                return fn(*args)
-
-        return await self.call(run)
 
     def send_arrow(self, table: Any) -> None:
         """Send a pyarrow Table as an Arrow IPC stream."""

@@ -55,7 +55,7 @@ class SearchExperiments(MlflowHandler):
         f = self.fields()
         view_type = f.choice("view_type", ViewType.CHOICES, ViewType.ACTIVE_ONLY, VIEW_TYPE_NUMBERS)
         max_results = f.integer("max_results", DEFAULT_MAX_RESULTS)
-        items, token = await self.call(
+        items, token = await self.search(
             self.store.search_experiments,
             view_type,
             f.string("filter") or None,

@@ -120,7 +120,7 @@ class SearchLoggedModels(MlflowHandler):
         f = self.fields()
         for dataset in f.objects("datasets"):
             dataset.required_string("dataset_name")
-        items, token = await self.call(
+        items, token = await self.search(
             self.store.search_logged_models,
             experiment_ids=f.strings("experiment_ids"),
             filter_string=f.string("filter") or None,

@@ -122,7 +122,7 @@ class SearchRegisteredModels(MlflowRegistryHandler):
     async def get(self) -> None:
         """Registered models matching a filter (``name``, ``tags.*``), one page."""
         f = self.fields()
-        items, token = await self.call(
+        items, token = await self.search(
             self.store.search_registered_models,
             filter_string=f.string("filter") or None,
             max_results=f.integer("max_results", MODELS_DEFAULT_MAX_RESULTS),
@@ -273,7 +273,7 @@ class SearchModelVersions(MlflowRegistryHandler):
     async def get(self) -> None:
         """Versions matching a filter (``name``, ``run_id``, ``source_path``, ``tags.*`` …)."""
         f = self.fields()
-        items, token = await self.call(
+        items, token = await self.search(
             self.store.search_model_versions,
             filter_string=f.string("filter") or None,
             max_results=f.integer("max_results", VERSIONS_DEFAULT_MAX_RESULTS),

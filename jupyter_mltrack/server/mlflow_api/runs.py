@@ -105,7 +105,7 @@ class SearchRuns(MlflowRunHandler):
         view_type = f.choice(
             "run_view_type", ViewType.CHOICES, ViewType.ACTIVE_ONLY, VIEW_TYPE_NUMBERS
         )
-        items, token = await self.call(
+        items, token = await self.search(
             self.store.search_runs,
             f.strings("experiment_ids"),
             f.string("filter") or None,

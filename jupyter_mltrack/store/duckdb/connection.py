@@ -10,6 +10,7 @@ to ``None`` and keeps the file open.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import threading
@@ -31,17 +32,21 @@ QUERY_DEADLINE_ENV = "MLTRACK_QUERY_DEADLINE"
 def _default_lock_timeout() -> float:
     """``MLTRACK_LOCK_TIMEOUT`` seconds, else two minutes."""
     try:
-        return float(os.environ.get("MLTRACK_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT_S))
+        seconds = float(os.environ.get("MLTRACK_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT_S))
     except ValueError:
         return DEFAULT_LOCK_TIMEOUT_S
+    # nan compares false with everything, so a wait bounded by it would never end
+    return seconds if math.isfinite(seconds) and seconds >= 0 else DEFAULT_LOCK_TIMEOUT_S
 
 
 def default_query_deadline() -> float:
     """``MLTRACK_QUERY_DEADLINE`` seconds, else 30 (0 or less: no deadline)."""
     try:
-        return float(os.environ.get(QUERY_DEADLINE_ENV, DEFAULT_QUERY_DEADLINE_S))
+        seconds = float(os.environ.get(QUERY_DEADLINE_ENV, DEFAULT_QUERY_DEADLINE_S))
     except ValueError:
         return DEFAULT_QUERY_DEADLINE_S
+    # nan would never expire and inf never fire: both read as the default
+    return seconds if math.isfinite(seconds) else DEFAULT_QUERY_DEADLINE_S
 
 
 _deadlines = threading.local()
