@@ -537,10 +537,11 @@ class RestStore(RestRegistryMixin, AbstractStore):
         if files or not rel:
             # a folder: its files, below a local folder of the same name
             root = cache / (rel.rsplit("/", 1)[-1] if rel else "artifacts")
-            planned = [(entry["path"], _local_target(root, rel, entry)) for entry in files]
+            planned = [_local_target(root, rel, entry) for entry in files]
             root.mkdir()
-            for remote, target in planned:
-                self._download(run_id, remote, safe_join(root, target))
+            for inner in planned:
+                remote = f"{rel}/{inner}" if rel else inner
+                self._download(run_id, remote, safe_join(root, inner))
             return root
         target = cache / rel.rsplit("/", 1)[-1]
         self._download(run_id, rel, target)
