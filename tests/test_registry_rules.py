@@ -130,7 +130,7 @@ def model(face: Face) -> str:
     name = f"rules-{uuid.uuid4().hex[:10]}"
     face.store.create_registered_model(name)
     for _ in range(2):
-        face.store.create_model_version(name, "file:///tmp/model")
+        face.store.create_model_version(name, "s3://bucket/model")
     face.store.set_registered_model_alias(name, "champion", 1)
     return name
 
@@ -242,7 +242,7 @@ def test_an_alias_set_under_an_older_rule_can_still_be_read_and_removed(tmp_path
     # aliases like "v2" were accepted by the Python API before the rule was one
     store = DuckDBStore(tmp_path / "store")
     store.create_registered_model("old")
-    store.create_model_version("old", "file:///tmp/model")
+    store.create_model_version("old", "s3://bucket/model")
     store._set_registered_model_alias("old", "v2", 1, None)  # past the rule
     assert store.get_model_version_by_alias("old", "v2").version == "1"
     store.delete_registered_model_alias("old", "v2")

@@ -315,13 +315,13 @@ def test_versions_stages_aliases_reviews_and_history(store: Store) -> None:
 def test_version_and_alias_errors(store: Store) -> None:
     name = _unique("errs")
     store.create_registered_model(name)
-    version = store.create_model_version(name, "file:///tmp/somewhere").version
+    version = store.create_model_version(name, "s3://bucket/somewhere").version
     missing_model = _unique("missing")
     not_found = ErrorCode.RESOURCE_DOES_NOT_EXIST
     for call, args in [
         (store.get_model_version, (name, 99)),
         (store.get_model_version, (missing_model, 1)),
-        (store.create_model_version, (missing_model, "file:///x")),
+        (store.create_model_version, (missing_model, "s3://bucket/x")),
         (store.create_model_version, (name, "runs:/nope/model", "no-such-run")),
         (store.create_model_version, (name, "models:/m-x", None, None, None, None, "m-nope")),
         (store.update_model_version, (name, 99, "d")),
@@ -579,7 +579,7 @@ def test_log_register_alias_and_load_a_model_through_the_server(
 def test_names_that_need_escaping_in_a_url(store: Store, name: str) -> None:
     # the server's store is shared by the session: these names are deleted again at the end
     store.create_registered_model(name, user="ana")
-    store.create_model_version(name, "file:///tmp/model")
+    store.create_model_version(name, "s3://bucket/model")
     store.set_registered_model_alias(name, "champion", 1)
     assert store.get_model_version_by_alias(name, "champion").name == name
     assert store.get_registered_model(name).aliases == {"champion": "1"}

@@ -203,7 +203,7 @@ def hostile_server() -> Iterator[tuple[str, type[_Listing]]]:
     ("folder", "listed"),
     [
         ("", "../../../../.bashrc"),
-        ("", "/tmp/mltrack-absolute-escape"),
+        ("", "ABSOLUTE"),  # replaced by an absolute path of this test's own
         ("models", "models/../../../../../.bashrc"),
         ("models", "other/file.txt"),
         ("models", "models"),
@@ -217,6 +217,8 @@ def test_a_download_never_writes_where_the_server_says_outside_the_cache(
     listed: str,
 ) -> None:
     url, handler = hostile_server
+    outside = tmp_path / "outside" / "absolute-escape"  # never under the cache folder
+    listed = str(outside) if listed == "ABSOLUTE" else listed
     handler.files = ["fine.txt" if not folder else f"{folder}/fine.txt", listed]
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -228,7 +230,7 @@ def test_a_download_never_writes_where_the_server_says_outside_the_cache(
     written = {p for p in tmp_path.rglob("*") if p.is_file()} - before
     assert written == set(), written
     assert not (tmp_path / ".bashrc").exists()
-    assert not Path("/tmp/mltrack-absolute-escape").exists()
+    assert not outside.exists()
 
 
 # the scoring server -----------------------------------------------------------------------------

@@ -257,6 +257,37 @@ def test_a_version_outside_the_artifact_root_is_never_loaded(
     assert list(markers.iterdir()) == []  # nothing of the outside model was ever loaded
 
 
+def test_the_server_refuses_to_register_a_source_outside_its_artifact_root(
+    tracking_server: TrackingServer, tmp_path: Path
+) -> None:
+    """As MLflow's server does: on both faces, before anything is recorded."""
+    name = _unique("confined")
+    created = tracking_server.api("POST", "/registered-models", json={"name": name})
+    assert created.status_code in (200, 201), created.text
+    for source in ("/etc", "file:///etc", str(tmp_path), "runs:/abc/../../x", "relative/model"):
+        native = tracking_server.api(
+            "POST", f"/registered-models/{name}/versions", json={"source": source}
+        )
+        assert native.status_code == 400, (source, native.text)
+        assert native.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        mlflow = requests.post(
+            f"{tracking_server.url}/api/2.0/mlflow/model-versions/create",
+            json={"name": name, "source": source},
+            headers=tracking_server.headers,
+            timeout=60,
+        )
+        assert mlflow.status_code == 400, (source, mlflow.text)
+        assert mlflow.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    versions = tracking_server.api("GET", "/model-versions", params={"filter": f"name = '{name}'"})
+    assert versions.status_code == 200, versions.text
+    assert versions.json()["model_versions"] == []
+    inside = tracking_server.store_dir / "artifacts" / _unique("inside")
+    accepted = tracking_server.api(
+        "POST", f"/registered-models/{name}/versions", json={"source": str(inside)}
+    )
+    assert accepted.status_code in (200, 201), accepted.text
+
+
 # --- c: file names in MLmodel -----------------------------------------------------------------
 def test_mlmodel_names_outside_the_model_folder_are_refused(
     tracking_server: TrackingServer, tmp_path: Path

@@ -107,6 +107,13 @@ def add_subcommands(sub: Any) -> None:
     serve.add_argument("model_uri", help="models:/<name>@<alias>, models:/<name>/<version>, …")
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     serve.add_argument("--port", "-p", type=int, default=5000, help="port (0: any free port)")
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may use besides addresses and localhost (repeat; '*': any)",
+    )
 
     predict = sub.add_parser("predict", help="batch scoring: a CSV/Parquet file in, one out")
     predict.add_argument("--model-uri", "-m", required=True)
@@ -311,7 +318,7 @@ def _serve(args: argparse.Namespace) -> dict[str, Any]:
     resolved = _resolve(args)
     model = load_model_dir(resolved.path)
     info = {"uri": resolved.uri, "name": resolved.name, "version": resolved.version}
-    run_server(model, args.host, args.port, info)
+    run_server(model, args.host, args.port, info, allowed_hosts=args.allowed_host)
     return {"stopped": resolved.uri, "table": "server stopped"}
 
 

@@ -50,6 +50,38 @@ def dumps(data: Any) -> str:
     return json.dumps(_finite_or_str(data), allow_nan=False, separators=(",", ":"))
 
 
+ON_BEHALF = "{identity} (on behalf of {declared})"
+
+
+def authenticated_name(handler: APIHandler) -> str:
+    """Who the request authenticated as, as the registry's history names them.
+
+    Jupyter's own providers (a token or password) let in whoever holds the server's one secret
+    under a random anonymous name: that is the server's owner, named by the server's login
+    (or its ``$MLTRACK_USER``). Any other provider (JupyterHub, a custom one) names the user.
+    """
+    from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+
+    if type(handler.identity_provider) in (IdentityProvider, PasswordIdentityProvider):
+        from ..models.registry_api import current_user
+
+        return current_user()
+    user = handler.current_user
+    return str(getattr(user, "username", None) or user)
+
+
+def recorded_user(identity: str, declared: str | None) -> str:
+    """The user the history records: ``identity``, and a different ``declared`` name only as
+    the person it acted for (``"root (on behalf of ana)"``), so no client can write history in
+    another's name."""
+    if declared is None:
+        return identity
+    declared = check_name(declared, "user")
+    if declared == identity:
+        return identity
+    return check_name(ON_BEHALF.format(identity=identity, declared=declared), "user")
+
+
 class MltrackHandler(APIHandler):
     """Base of every jupyter-mltrack route. Subclasses decorate each verb with
     ``@web.authenticated``; a test walks every route without credentials.
@@ -115,27 +147,9 @@ class MltrackHandler(APIHandler):
         return await self.call(run)
 
     def acting_user(self) -> str:
-        """Who the registry's history records for this request.
-
-        Jupyter's own providers let in whoever holds the server's one token or password (its
-        owner) under a random name; there the client may say who acts (a kernel sends its login
-        or $MLTRACK_USER, as the embedded store records), claiming no more than it holds.
-        With Jupyter's own shared-secret identity (a token or password, where every client is
-        an anonymous id) the ``user`` query argument if sent, else the server's own login; with
-        any other identity provider (JupyterHub, a custom one) the authenticated user's name,
-        whatever the client claims.
-        """
-        from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
-
-        if type(self.identity_provider) in (IdentityProvider, PasswordIdentityProvider):
-            declared = self.get_query_argument("user", None)
-            if declared is not None:
-                return check_name(declared, "user")
-            from ..models.registry_api import current_user
-
-            return current_user()
-        user = self.current_user
-        return str(getattr(user, "username", None) or user)
+        """Who the registry's history records for this request, on both faces: the
+        authenticated identity, and a ``user`` query argument only as "on behalf of"."""
+        return recorded_user(authenticated_name(self), self.get_query_argument("user", None))
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; 400 if it is not one."""

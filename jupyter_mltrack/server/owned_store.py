@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..entities import Run
+from ..entities import ModelVersion, Run
 from ..errors import ErrorCode, MltrackError
+from ..models.uris import check_version_source
 from ..store.batch import WriteBatch
 from ..store.duckdb.connection import Connector
 from ..store.duckdb.store import DuckDBStore
@@ -208,6 +209,12 @@ class OwnedStore(DuckDBStore):
     def _append_logged_model_record(self, run_id: str, model: dict[str, Any]) -> None:
         super()._append_logged_model_record(run_id, model)
         self.changes.record(runs={run_id})
+
+    def _create_model_version(self, name: str, source: str, *args: Any) -> ModelVersion:
+        # What the server registers it may later load (the warm-model route): as MLflow's
+        # server does, a version's files must lie inside this store's artifact root
+        check_version_source(self.artifact_root, source)
+        return super()._create_model_version(name, source, *args)
 
     def _write_batch(self, batch: WriteBatch, skip_invalid: bool) -> list[str]:
         warnings = super()._write_batch(batch, skip_invalid)

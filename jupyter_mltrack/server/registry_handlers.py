@@ -68,44 +68,8 @@ def _boolean(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-ON_BEHALF = "{identity} (on behalf of {declared})"
-
-
-def authenticated_name(handler: NativeHandler) -> str:
-    """Who the request authenticated as, as the registry's history names them.
-
-    Jupyter's own providers (a token or password) let in whoever holds the server's one secret
-    under a random anonymous name: that is the server's owner, named by the server's login
-    (or its ``$MLTRACK_USER``). Any other provider (JupyterHub, a custom one) names the user.
-    """
-    from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
-
-    if type(handler.identity_provider) in (IdentityProvider, PasswordIdentityProvider):
-        from ..models.registry_api import current_user
-
-        return current_user()
-    user = handler.current_user
-    return str(getattr(user, "username", None) or user)
-
-
-def recorded_user(identity: str, declared: str | None) -> str:
-    """The user the history records: ``identity``, and a different ``declared`` name only as
-    the person it acted for (``"root (on behalf of ana)"``), so no client can write history in
-    another's name."""
-    if declared is None:
-        return identity
-    declared = check_name(declared, "user")
-    if declared == identity:
-        return identity
-    return check_name(ON_BEHALF.format(identity=identity, declared=declared), "user")
-
-
 class NativeRegistryHandler(NativeHandler):
     """Base of the registry routes: the entity envelopes and who acts."""
-
-    def acting_user(self) -> str:
-        """The authenticated identity, and the ``user`` query argument as "on behalf of"."""
-        return recorded_user(authenticated_name(self), self.get_query_argument("user", None))
 
     def description(self, body: dict[str, Any]) -> str | None:
         return parsing.optional_str(body, "description")

@@ -170,7 +170,6 @@ class MltrackClient:
         # git commit and dirtiness, Python and library versions, owning process (never raises)
         found = lineage.collect(source_name)
         system.update(found.tags)
-        system.update(run_owner.owner_tags())  # with the host id the reaper goes by
         # the run's name (given, from the mlflow.runName tag, or generated) is the store's rule
         run = self._session.store.create_run(
             str(experiment_id),

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import platform
-import socket
 import subprocess
 import sys
 import threading
@@ -41,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from ..entities import Cell
 from ..errors import ErrorCode, MltrackError
-from ..store.run_owner import HOST_TAG, PID_TAG, PROCESS_START_TAG, process_start_token
+from ..store.run_owner import owner_tags
 
 if TYPE_CHECKING:
     from ..store.contract import AbstractStore
@@ -289,12 +288,7 @@ def notebook_path() -> str | None:
 
 def process_tags() -> dict[str, str]:
     """Tags naming the process that owns a new run, used to detect runs of dead processes."""
-    pid = os.getpid()
-    tags = {PID_TAG: str(pid), HOST_TAG: socket.gethostname()}
-    start = process_start_token(pid)
-    if start is not None:
-        tags[PROCESS_START_TAG] = start
-    return tags
+    return owner_tags()
 
 
 def collect(source: str | None = None) -> Lineage:

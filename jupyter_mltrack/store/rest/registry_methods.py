@@ -9,7 +9,7 @@ embedded store raises.
 
 The acting ``user`` travels as a query argument; the server records the identity the request
 authenticated as, and a different declared user only as the person it acted for,
-``"root (on behalf of ana)"`` (see :func:`jupyter_mltrack.server.registry_handlers.recorded_user`).
+``"root (on behalf of ana)"`` (see :func:`jupyter_mltrack.server.base.recorded_user`).
 
 Like the rest of the client, this module is imported by kernels: no tornado, no duckdb.
 """
