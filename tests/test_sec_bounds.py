@@ -142,8 +142,17 @@ def test_a_search_past_the_deadline_is_interrupted(
 # 7a. request bodies --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/mltrack/api/experiments",  # native
+        "/mltrack/api/registered-models",  # native registry
+        "/mltrack/api/2.0/mlflow/runs/log-batch",  # MLflow's face
+        "/mltrack/api/2.0/mlflow/registered-models/create",
+    ],
+)
 def test_a_body_past_the_limit_is_refused_before_it_is_read(
-    tracking_server: TrackingServer,
+    tracking_server: TrackingServer, path: str
 ) -> None:
     server = tracking_server
     host, port = "127.0.0.1", int(server.url.split(":")[2].split("/")[0])
@@ -151,7 +160,7 @@ def test_a_body_past_the_limit_is_refused_before_it_is_read(
     with socket.create_connection((host, port), timeout=30) as sock:
         sock.sendall(
             (
-                "POST /mltrack/api/experiments HTTP/1.1\r\n"
+                f"POST {path} HTTP/1.1\r\n"
                 f"Host: {host}:{port}\r\nAuthorization: token {server.token}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{{"
             ).encode()
@@ -340,3 +349,44 @@ def test_non_finite_timeouts_fall_back_to_the_default(
         )
     else:
         assert connection.default_query_deadline() == connection.DEFAULT_QUERY_DEADLINE_S
+
+
+def test_a_batch_larger_than_one_request_goes_in_parts_and_once(
+    tracking_server: TrackingServer, tmp_path: Path
+) -> None:
+    """A long series is split to fit the server's body limit; each part keeps an id, so the
+    whole batch sent again (as the flusher does after an ambiguous failure) stores nothing
+    twice; the run is ended only after its last point."""
+    import numpy as np
+
+    from jupyter_mltrack.store.batch import MetricSeriesRow, ParamRow, RunUpdateRow, WriteBatch
+    from jupyter_mltrack.store.rest.store import RestStore, split_batch
+
+    rest = RestStore(tmp_path / "client", tracking_server.url, tracking_server.token)
+    try:
+        exp = rest.create_experiment(f"split-{uuid.uuid4().hex[:8]}")
+        run_id = rest.create_run(exp, None, "t", 1, {}).info.run_id
+        n = 25_000
+        batch = WriteBatch(
+            params=[ParamRow(run_id, "p", "1", None)],
+            metric_series=[
+                MetricSeriesRow(run_id, "a", None, np.arange(n, dtype=float), np.arange(n),
+                                np.full(n, 5)),
+                MetricSeriesRow(run_id, "b", None, np.ones(7), np.arange(7), np.full(7, 5)),
+            ],
+            run_updates=[RunUpdateRow(run_id, "FINISHED", 10)],
+            batch_id=uuid.uuid4().hex,
+        )  # fmt: skip
+        parts = split_batch(batch, max_points=10_000)
+        assert len(parts) == 4 and all(len(p) <= 10_000 for p in parts)
+        assert parts[-1].run_updates and not any(p.run_updates for p in parts[:-1])
+        assert len({p.batch_id for p in parts}) == 4
+        rest.max_points_per_request = 10_000
+        rest.write_batch(batch)
+        rest.write_batch(batch)  # sent again: every part is already applied
+        assert len(rest.get_metric_history(run_id, "a")) == n
+        assert len(rest.get_metric_history(run_id, "b")) == 7
+        run = rest.get_run(run_id)
+        assert run.info.status == "FINISHED" and run.data.params == {"p": "1"}
+    finally:
+        rest.close()

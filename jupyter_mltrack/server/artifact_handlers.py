@@ -136,6 +136,8 @@ class _Upload:
 class ArtifactFileHandler(NativeHandler):
     """``GET``/``HEAD``: download one artifact file; ``PUT``: upload one (the raw body)."""
 
+    buffers_json_body = False  # the upload streams to a file, within max_upload_bytes
+
     _upload: _Upload | None = None
     _body_complete = False
 

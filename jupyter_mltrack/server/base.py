@@ -82,9 +82,21 @@ def recorded_user(identity: str, declared: str | None) -> str:
     return check_name(ON_BEHALF.format(identity=identity, declared=declared), "user")
 
 
+#: JSON bodies larger than this are refused (413) before they are read; the settings
+#: ``max_json_body_bytes`` and, for write batches, ``max_batch_body_bytes`` change them
+DEFAULT_MAX_JSON_BODY_BYTES = 8 * 1024**2
+DEFAULT_MAX_BATCH_BODY_BYTES = 64 * 1024**2
+
+
+@web.stream_request_body
 class MltrackHandler(APIHandler):
     """Base of every jupyter-mltrack route. Subclasses decorate each verb with
     ``@web.authenticated``; a test walks every route without credentials.
+
+    Bodies are streamed so that one larger than the route's limit is refused (413) on its
+    ``Content-Length`` before it is read: tornado would otherwise read up to Jupyter's
+    ``max_body_size`` (512 MiB) into memory before any handler code runs. Routes that take a
+    raw upload (artifact files) set :attr:`buffers_json_body` False and stream it themselves.
 
     Every authenticated request is also authorized here, in :meth:`prepare`, before a handler
     reads its body: the server's ``Authorizer`` must allow the request's action on the
@@ -100,8 +112,59 @@ class MltrackHandler(APIHandler):
     auth_actions: ClassVar[Mapping[str, str]] = {}
     _refused_unread = False  # refused before a streamed body was read
 
+    #: whether this route reads its body as JSON, buffered up to :meth:`body_limit`
+    buffers_json_body = True
+    #: the setting that holds this route's body limit, and its default
+    body_limit_setting = "max_json_body_bytes"
+    body_limit_default = DEFAULT_MAX_JSON_BODY_BYTES
+    _chunks: list[bytes]
+    _received = 0
+    _body_limit = 0
+
+    def body_limit(self) -> int:
+        """The largest body this route takes, in bytes."""
+        value = getattr(self.mltrack_config, self.body_limit_setting, None)
+        return self.body_limit_default if value is None else int(value)
+
     async def prepare(self) -> None:  # type: ignore[override]
-        """Authenticate (Jupyter), then authorize the request's action on ``"mltrack"``."""
+        """Authenticate (Jupyter), authorize the request's action on ``"mltrack"``, then refuse
+        a body past the route's limit before it is read."""
+        await self._authorize()
+        if not self.buffers_json_body:
+            return
+        self._chunks = []
+        self._body_limit = limit = self.body_limit()
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            self._refused_unread = True  # the connection cannot be reused
+            raise web.HTTPError(
+                413, f"request body of {declared} bytes is larger than the limit of {limit} bytes"
+            )
+        # a chunked body has no length to refuse up front: tornado stops reading it at the
+        # limit and drops the connection
+        connection: Any = self.request.connection
+        if hasattr(connection, "set_max_body_size"):  # HTTP/1 (tornado's only server protocol)
+            connection.set_max_body_size(limit)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received <= self._body_limit:
+            self._chunks.append(chunk)
+
+    def request_body(self) -> bytes:
+        """The whole request body (413 past the route's limit)."""
+        if not self.buffers_json_body:
+            return self.request.body
+        if self._received > self._body_limit:
+            raise web.HTTPError(
+                413, f"request body is larger than the limit of {self._body_limit} bytes"
+            )
+        if self._chunks:
+            self.request.body = b"".join(self._chunks)
+            self._chunks = []
+        return self.request.body
+
+    async def _authorize(self) -> None:
         await super().prepare()
         user = self.current_user
         if not user:
@@ -152,8 +215,8 @@ class MltrackHandler(APIHandler):
         return recorded_user(authenticated_name(self), self.get_query_argument("user", None))
 
     def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object; 400 if it is not one."""
-        raw = self.request.body
+        """The request body as a JSON object; 400 if it is not one, 413 if too large."""
+        raw = self.request_body()
         if not raw:
             return {}
         try:

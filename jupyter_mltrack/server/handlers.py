@@ -20,7 +20,7 @@ from ..store import rules
 from ..store.duckdb import ui_queries
 from ..store.duckdb.store import DuckDBStore
 from . import parsing
-from .base import MltrackHandler
+from .base import DEFAULT_MAX_BATCH_BODY_BYTES, MltrackHandler
 
 T = TypeVar("T")
 
@@ -30,10 +30,6 @@ MAX_PAGE_SIZE = 50_000
 #: the most runs one run frame holds: the Python API's default (``search_runs(max_results=
 #: 100_000)``), which the REST client sends as it is; the store alone would allow 1,000,000
 RUN_FRAME_MAX_RESULTS = 100_000
-#: JSON bodies larger than this are refused (413) before they are read; settings
-#: ``max_json_body_bytes`` and, for write batches, ``max_batch_body_bytes`` change them
-DEFAULT_MAX_JSON_BODY_BYTES = 8 * 1024**2
-DEFAULT_MAX_BATCH_BODY_BYTES = 64 * 1024**2
 #: digits an integer query argument may have (int64 has 19): longer text is refused before
 #: Python's int() sees it (it refuses more than 4,300 digits with a ValueError)
 _MAX_INT_DIGITS = 20
@@ -98,58 +94,6 @@ class NativeHandler(MltrackHandler):
         self.finish(sink.getvalue(), set_content_type=ARROW_STREAM)
 
 
-@web.stream_request_body
-class JsonBodyHandler(NativeHandler):
-    """A route that takes a JSON body, refused with 413 before it is read when too large.
-
-    Tornado would otherwise read a body of up to Jupyter's ``max_body_size`` (512 MiB) into
-    memory before the handler runs. Streaming the body lets :meth:`prepare` refuse it on its
-    ``Content-Length`` alone; a chunked body is counted as it arrives.
-    """
-
-    #: the setting that holds this route's limit, and its default
-    body_limit_setting = "max_json_body_bytes"
-    body_limit_default = DEFAULT_MAX_JSON_BODY_BYTES
-
-    _chunks: list[bytes]
-    _received = 0
-    _body_limit = 0
-
-    def body_limit(self) -> int:
-        """The largest body this route takes, in bytes."""
-        value = getattr(self.mltrack_config, self.body_limit_setting, None)
-        return self.body_limit_default if value is None else int(value)
-
-    async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()
-        self._chunks = []
-        self._body_limit = limit = self.body_limit()
-        declared = self.request.headers.get("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            # refused before the body is read: the connection cannot be reused
-            self.set_header("Connection", "close")
-            raise web.HTTPError(
-                413, f"request body of {declared} bytes is larger than the limit of {limit} bytes"
-            )
-        # a chunked body has no length to refuse up front: tornado stops reading it at the
-        # limit and drops the connection
-        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
-
-    def data_received(self, chunk: bytes) -> None:
-        self._received += len(chunk)
-        if self._received <= self._body_limit:
-            self._chunks.append(chunk)
-
-    def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object (413 past the route's limit)."""
-        if self._received > self._body_limit:
-            raise web.HTTPError(
-                413, f"request body is larger than the limit of {self._body_limit} bytes"
-            )
-        self.request.body = b"".join(self._chunks)
-        return super().json_body()
-
-
 # info ----------------------------------------------------------------------------------------
 
 
@@ -175,7 +119,7 @@ class InfoHandler(NativeHandler):
         )
 
 
-class GcHandler(JsonBodyHandler):
+class GcHandler(NativeHandler):
     @web.authenticated
     async def post(self) -> None:
         """Remove deleted runs for good (deleted at least ``older_than_ms`` ago)."""
@@ -188,7 +132,7 @@ class GcHandler(JsonBodyHandler):
 # experiments ---------------------------------------------------------------------------------
 
 
-class ExperimentsHandler(JsonBodyHandler):
+class ExperimentsHandler(NativeHandler):
     @web.authenticated
     async def get(self) -> None:
         """Experiments matching a filter, one page."""
@@ -228,7 +172,7 @@ class ExperimentByNameHandler(NativeHandler):
         self.send_json({"experiment": experiment.to_dict()})
 
 
-class _OneExperiment(JsonBodyHandler):
+class _OneExperiment(NativeHandler):
     async def _send(self, experiment_id: str) -> None:
         experiment = await self.call(self.store.get_experiment, experiment_id)
         self.send_json({"experiment": experiment.to_dict()})
@@ -272,7 +216,7 @@ class ExperimentRestoreHandler(_OneExperiment):
 # runs ----------------------------------------------------------------------------------------
 
 
-class RunsHandler(JsonBodyHandler):
+class RunsHandler(NativeHandler):
     @web.authenticated
     async def get(self) -> None:
         """One page of a runs table with the chosen metric, param and tag columns."""
@@ -318,7 +262,7 @@ class RunsHandler(JsonBodyHandler):
         self.send_json({"run": run.to_dict()}, status=201)
 
 
-class _OneRun(JsonBodyHandler):
+class _OneRun(NativeHandler):
     async def _send(self, run_id: str) -> None:
         run: Run = await self.call(self.store.get_run, run_id)
         self.send_json({"run": run.to_dict()})
@@ -358,7 +302,7 @@ class RunRestoreHandler(_OneRun):
         await self._send(run_id)
 
 
-class RunLoggedModelRecordsHandler(JsonBodyHandler):
+class RunLoggedModelRecordsHandler(NativeHandler):
     @web.authenticated
     async def post(self, run_id: str) -> None:
         """Append a model's MLmodel metadata to the run's ``mlflow.log-model.history`` tag
@@ -446,7 +390,7 @@ class RunColumnsHandler(NativeHandler):
         )
 
 
-class BatchesHandler(JsonBodyHandler):
+class BatchesHandler(NativeHandler):
     body_limit_setting = "max_batch_body_bytes"
     body_limit_default = DEFAULT_MAX_BATCH_BODY_BYTES
 

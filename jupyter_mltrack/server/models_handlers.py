@@ -15,7 +15,7 @@ from typing import Any
 from tornado import web
 
 from ..models.warm import WarmModels
-from .base import MltrackHandler
+from .base import DEFAULT_MAX_BATCH_BODY_BYTES, MltrackHandler
 
 WARM_SETTING = "mltrack_warm_models"
 _PATH = r"api/models/(?P<name>[^/]+)/(?P<ref>[^/]+)/predict"
@@ -25,6 +25,9 @@ class WarmModelHandler(MltrackHandler):
     """Scores with, describes, or unloads a warm model version."""
 
     auth_actions = {"POST": "execute", "DELETE": "execute"}  # scoring runs the model's code
+    # a scoring payload is a table: the batch limit, not the small JSON one
+    body_limit_setting = "max_batch_body_bytes"
+    body_limit_default = DEFAULT_MAX_BATCH_BODY_BYTES
 
     def warm(self) -> WarmModels:
         """The server's one cache of loaded models (created on first use)."""
@@ -38,7 +41,7 @@ class WarmModelHandler(MltrackHandler):
     async def post(self, name: str, ref: str) -> None:
         """Score the request body; answer ``{"name", "version", "predictions"}``."""
         content_type = self.request.headers.get("Content-Type")
-        result = await self.call(self.warm().predict, name, ref, self.request.body, content_type)
+        result = await self.call(self.warm().predict, name, ref, self.request_body(), content_type)
         self.send_json(result)
 
     @web.authenticated

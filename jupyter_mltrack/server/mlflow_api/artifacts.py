@@ -83,6 +83,8 @@ def content_disposition(name: str) -> str:
 class ArtifactFile(MlflowHandler):
     """PUT, GET and DELETE of one file under the artifact root."""
 
+    buffers_json_body = False  # the upload streams to a file, within max_upload_bytes
+
     _tmp: Path | None = None
     _out: Any = None
     _received = 0

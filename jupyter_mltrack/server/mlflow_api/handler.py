@@ -20,7 +20,8 @@ class MlflowHandler(MltrackHandler):
         A body-less non-GET request (e.g. ``DELETE …?name=x`` from curl) falls back to its query
         string, which MLflow's own server accepts too.
         """
-        if self.request.method == "GET" or (not self.request.body and self.request.query_arguments):
+        body = self.request_body()
+        if self.request.method == "GET" or (not body and self.request.query_arguments):
             return Fields.from_query_arguments(self.request.query_arguments)
         try:
             return Fields(self.json_body())

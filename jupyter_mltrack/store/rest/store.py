@@ -42,7 +42,8 @@ from ...entities import (
 from ...errors import ErrorCode, MltrackError
 from ...validation import check_artifact_path
 from .. import rules
-from ..contract import AbstractStore, WriteBatch
+from ..batch import MetricSeriesRow, WriteBatch
+from ..contract import AbstractStore
 from ..discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
 from .registry_methods import RestRegistryMixin
 
@@ -120,6 +121,71 @@ def _wire_number(value: float) -> float | str:
     return "NaN" if math.isnan(value) else _NON_FINITE_TEXT[value]
 
 
+#: metric points per request: a million points is about 30 MB of JSON, well inside the
+#: server's body limit for batches (``max_batch_body_bytes``, 64 MiB by default)
+MAX_POINTS_PER_REQUEST = 1_000_000
+
+
+def split_batch(batch: WriteBatch, max_points: int = MAX_POINTS_PER_REQUEST) -> list[WriteBatch]:
+    """The batch as requests of at most ``max_points`` metric points each.
+
+    A batch within the limit goes whole. A larger one (a long ``log_metric_series``) goes as
+    parts: the first carries every row but the metric points, and each part its own id derived
+    from the batch's (``<id>-<n>``), so a part sent again after an ambiguous failure is still
+    applied once. The parts are separate transactions: a failure part-way leaves the earlier
+    parts written, and the flusher's retry of the whole batch skips them by id.
+    """
+    if len(batch) <= max_points:
+        return [batch]
+    import numpy as np
+
+    first = WriteBatch(
+        params=batch.params,
+        tags=batch.tags,
+        artifacts=batch.artifacts,
+        inputs=batch.inputs,
+        cells=batch.cells,
+        run_updates=[],  # ending a run goes last, after all its points
+    )
+    parts = [first]
+    points = [*batch.metrics]
+    room = max_points
+    current = WriteBatch(metrics=points[:room])
+    points = points[room:]
+    for row in batch.metric_series:
+        values, steps, stamps = (np.asarray(c) for c in (row.values, row.steps, row.timestamps))
+        start = 0
+        while start < len(values):
+            space = max_points - len(current)
+            if space <= 0:
+                parts.append(current)
+                current = WriteBatch()
+                space = max_points
+            stop = min(start + space, len(values))
+            current.metric_series.append(
+                MetricSeriesRow(
+                    row.run_id,
+                    row.key,
+                    row.cell_id,
+                    values[start:stop],
+                    steps[start:stop],
+                    stamps[start:stop],
+                )
+            )
+            start = stop
+    while points:
+        parts.append(current)
+        current = WriteBatch(metrics=points[:max_points])
+        points = points[max_points:]
+    current.run_updates = list(batch.run_updates)
+    parts.append(current)
+    parts = [p for p in parts if len(p)]
+    if batch.batch_id is not None:
+        for n, part in enumerate(parts):
+            part.batch_id = f"{batch.batch_id[:56]}-{n}"
+    return parts
+
+
 def wire_batch(batch: WriteBatch) -> dict[str, Any]:
     """A batch as the server's ``/batches`` route takes it: NaN and ±inf as strings.
 
@@ -172,6 +238,9 @@ class RestStore(RestRegistryMixin, AbstractStore):
         self._local = threading.local()
         self._cache_root: Path | None = None
         self._cache_lock = threading.Lock()
+
+    #: metric points per ``/batches`` request (larger batches go in parts: :func:`split_batch`)
+    max_points_per_request = MAX_POINTS_PER_REQUEST
 
     def __repr__(self) -> str:
         return f"RestStore({self._address.url!r}, store_dir={str(self.store_dir)!r})"
@@ -400,13 +469,16 @@ class RestStore(RestRegistryMixin, AbstractStore):
             self._send("POST", f"/runs/{_path_arg(run_id)}/restore")
 
     def _write_batch(self, batch: WriteBatch, skip_invalid: bool) -> list[str]:
-        answer = self._send(
-            "POST",
-            "/batches",
-            wire_batch(batch),
-            skip_invalid="true" if skip_invalid else "false",
-        )
-        return list(answer["warnings"])
+        warnings: list[str] = []
+        for part in split_batch(batch, self.max_points_per_request):
+            answer = self._send(
+                "POST",
+                "/batches",
+                wire_batch(part),
+                skip_invalid="true" if skip_invalid else "false",
+            )
+            warnings.extend(answer["warnings"])
+        return warnings
 
     def _append_logged_model_record(self, run_id: str, model: dict[str, Any]) -> None:
         self._send("POST", f"/runs/{_path_arg(run_id)}/logged-model-records", {"model": model})
