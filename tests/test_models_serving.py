@@ -219,6 +219,8 @@ def test_bad_payloads_get_clear_errors(server: Server) -> None:
         (b"\xff\xfe", "text/csv", 400, "not valid UTF-8"),
         ("", "text/csv", 400, "the CSV body is empty"),
         ("a,n\n1.0,x\n", "text/csv", 400, "column 'n' must be long"),
+        ('{"inputs": ' + "[" * 100_000 + "]" * 100_000 + "}", "application/json", 400,
+         "nested too deeply"),
     ]  # fmt: skip
     for body, content_type, status, message in cases:
         answer = _post(server, body, content_type)

@@ -226,6 +226,9 @@ def parse_request(
         request = json.loads(text)
     except ValueError as exc:
         raise PayloadError(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # json gives up on deep nesting with RecursionError, which would drop the connection
+        raise PayloadError("the request body is nested too deeply") from None
     if not isinstance(request, dict):
         raise PayloadError(f"the request body must be a JSON object with one of {_keys()}")
     formats = [k for k in JSON_FORMATS if k in request]

@@ -123,7 +123,9 @@ class MltrackHandler(APIHandler):
 
     def body_limit(self) -> int:
         """The largest body this route takes, in bytes."""
-        value = getattr(self.mltrack_config, self.body_limit_setting, None)
+        # routes mounted without the extension's settings (a bare warm-model route) use defaults
+        config = self.settings.get(CONFIG_SETTING)
+        value = getattr(config, self.body_limit_setting, None)
         return self.body_limit_default if value is None else int(value)
 
     async def prepare(self) -> None:  # type: ignore[override]
