@@ -24,6 +24,7 @@ import { MltrackApi, messageOf } from '../api';
 import { formatBytes } from '../format';
 import { IArtifactEntry, IArtifactPreview } from '../tokens';
 import { ErrorMessage, Loading, Note, ToolButton, useAsync } from './common';
+import { rendersAsNotebook } from '../previews';
 
 function baseName(path: string): string {
   const parts = path.split('/');
@@ -235,10 +236,11 @@ type Shown = { preview: IArtifactPreview } | { notebook: INotebookJson };
 async function loadShown(
   api: MltrackApi,
   runId: string,
-  path: string,
+  entry: IArtifactEntry,
   signal: AbortSignal
 ): Promise<Shown> {
-  if (path.toLowerCase().endsWith('.ipynb')) {
+  const path = entry.path;
+  if (rendersAsNotebook(path, entry.file_size)) {
     const blob = await api.artifactBlob(runId, path, signal);
     return { notebook: JSON.parse(await blob.text()) as INotebookJson };
   }
@@ -255,7 +257,7 @@ function ArtifactPreview(props: {
 }): JSX.Element {
   const { api, runId, entry } = props;
   const { value: shown, error: loadError } = useAsync(
-    signal => loadShown(api, runId, entry.path, signal),
+    signal => loadShown(api, runId, entry, signal),
     [api, runId, entry.path],
     { reset: true }
   );
