@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from .errors import MltrackError
 
 if TYPE_CHECKING:
-    from .entities import Experiment
     from .tracking.client import MltrackClient
 
 
@@ -66,23 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _all_experiments(
-    client: MltrackClient, view_type: str = "ACTIVE_ONLY", filter_string: str | None = None
-) -> list[Experiment]:
-    """Every experiment matching, read a page at a time (a store caps one page)."""
-    found: list[Experiment] = []
-    token = None
-    while True:
-        page = client.search_experiments(view_type, 1000, filter_string, page_token=token)
-        found.extend(page)
-        token = page.token
-        if not token:
-            return found
-
-
 def _experiment_ids(client: MltrackClient, names_or_ids: list[str] | None) -> list[str]:
     if not names_or_ids:
-        return [e.experiment_id for e in _all_experiments(client)]
+        return [e.experiment_id for e in client.all_experiments()]
     ids = []
     for item in names_or_ids:
         exp = client.get_experiment_by_name(item)
@@ -118,7 +103,7 @@ def run_command(args: argparse.Namespace) -> Any:
         return store.info()
     if args.command == "experiments":
         view = "ALL" if args.all else "ACTIVE_ONLY"
-        found = _all_experiments(client, view, args.filter)
+        found = client.all_experiments(view, args.filter)
         return {
             "experiments": [e.to_dict() for e in found],
             "table": format_table(

@@ -177,7 +177,7 @@ class MltrackHandler(APIHandler):
             self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)
         )
         if not allowed:
-            self._refused_unread = getattr(self, "_stream_request_body", False)
+            self._refused_unread = True  # every route streams its body: it was not read
             raise web.HTTPError(
                 403, f"user is not authorized to {action} on resource: {AUTH_RESOURCE}"
             )

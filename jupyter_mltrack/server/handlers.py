@@ -25,14 +25,9 @@ from .base import DEFAULT_MAX_BATCH_BODY_BYTES, MltrackHandler
 T = TypeVar("T")
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-#: the largest page a search route answers, whatever the store allows (MLflow's limit)
-MAX_PAGE_SIZE = 50_000
 #: the most runs one run frame holds: the Python API's default (``search_runs(max_results=
 #: 100_000)``), which the REST client sends as it is; the store alone would allow 1,000,000
 RUN_FRAME_MAX_RESULTS = 100_000
-#: digits an integer query argument may have (int64 has 19): longer text is refused before
-#: Python's int() sees it (it refuses more than 4,300 digits with a ValueError)
-_MAX_INT_DIGITS = 20
 
 
 class NativeHandler(MltrackHandler):
@@ -70,10 +65,7 @@ class NativeHandler(MltrackHandler):
         self, name: str, default: int, minimum: int | None = None, maximum: int | None = None
     ) -> int:
         """An integer query argument within bounds (``default`` when absent)."""
-        text = self.query(name)
-        if text is not None and len(text.strip().lstrip("-")) > _MAX_INT_DIGITS:
-            raise MltrackError(f"{name} must be a 64-bit integer, got {len(text)} characters")
-        return parsing.integer(text, name, default, minimum, maximum)
+        return parsing.integer(self.query(name), name, default, minimum, maximum)
 
     def max_results(self, default: int, limit: int | None = None) -> int:
         """The ``max_results`` argument as an integer (``default`` when absent); the store
@@ -140,7 +132,7 @@ class ExperimentsHandler(NativeHandler):
             self.store.search_experiments,
             self.view_type(),
             self.query("filter"),
-            self.max_results(1000, MAX_PAGE_SIZE),
+            self.max_results(1000),
             self.get_query_arguments("order_by") or None,
             self.query("page_token"),
         )
@@ -357,7 +349,7 @@ class RunSearchHandler(NativeHandler):
             self.experiment_ids(),
             self.query("filter"),
             self.view_type(),
-            self.max_results(1000, MAX_PAGE_SIZE),
+            self.max_results(1000),
             self.get_query_arguments("order_by") or None,
             self.query("page_token"),
         )

@@ -41,6 +41,11 @@ _FALSE = {"0", "false", "no", "off", ""}
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
+#: digits an integer query argument may have (int64 has 19): longer text is refused before
+#: Python's int() sees it (it refuses more than 4,300 digits with a ValueError)
+_MAX_INT_DIGITS = 20
+
+
 def integer(
     text: str | None,
     name: str,
@@ -51,6 +56,8 @@ def integer(
     """A query-string integer, ``default`` when absent, checked against the bounds."""
     if text is None or text == "":
         return default
+    if len(text.strip().lstrip("-")) > _MAX_INT_DIGITS:
+        raise MltrackError(f"{name} must be a 64-bit integer, got {len(text)} characters")
     if not re.fullmatch(r"-?[0-9]+", text.strip()):
         raise MltrackError(f"{name} must be an integer, got {text!r}")
     value = int(text)

@@ -28,6 +28,7 @@ from ..errors import ErrorCode, MltrackError
 from ..validation import (
     check_artifact_path,
     check_key,
+    check_max_results,
     check_name,
     check_timestamp,
     tag_value_to_str,
@@ -38,12 +39,17 @@ from .registry_contract import AbstractRegistryStore
 
 
 def _id(value: object, what: str) -> str:
-    """An experiment or run id: a non-empty string (experiment ids may come as numbers)."""
-    if isinstance(value, int) and not isinstance(value, bool) and what == "experiment id":
-        value = str(value)
+    """A run id (or any id): a non-empty string."""
     if not isinstance(value, str) or not value:
         raise MltrackError(f"{what} must be a non-empty string, got {value!r}")
     return value
+
+
+def _experiment_id(value: object) -> str:
+    """An experiment id: a non-empty string, or a number (MLflow's ids are numeric strings)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return _id(value, "experiment id")
 
 
 def _view_type(view_type: object) -> str:
@@ -77,7 +83,7 @@ def _filter(filter_string: object) -> str | None:
 def _experiment_ids(experiment_ids: object) -> list[str]:
     if not isinstance(experiment_ids, list | tuple):
         raise MltrackError(f"experiment ids must be a list, got {experiment_ids!r}")
-    return [_id(e, "experiment id") for e in experiment_ids]
+    return [_experiment_id(e) for e in experiment_ids]
 
 
 class AbstractStore(AbstractRegistryStore):
@@ -105,7 +111,7 @@ class AbstractStore(AbstractRegistryStore):
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id."""
-        return self._get_experiment(_id(experiment_id, "experiment id"))
+        return self._get_experiment(_experiment_id(experiment_id))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment of this name, or None."""
@@ -123,7 +129,7 @@ class AbstractStore(AbstractRegistryStore):
         return self._search_experiments(
             _view_type(view_type),
             _filter(filter_string),
-            rules.page_size(max_results, rules.EXPERIMENTS_MAX_RESULTS),
+            check_max_results(max_results, rules.EXPERIMENTS_MAX_RESULTS),
             _order_by(order_by),
             page_token,
         )
@@ -138,7 +144,7 @@ class AbstractStore(AbstractRegistryStore):
         if name is not None:
             check_name(name, "experiment name")
         checked = _tags(tags, allow_delete=True)
-        self._update_experiment(_id(experiment_id, "experiment id"), name, checked)
+        self._update_experiment(_experiment_id(experiment_id), name, checked)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give an experiment a new name (RESOURCE_ALREADY_EXISTS if it is taken)."""
@@ -154,14 +160,14 @@ class AbstractStore(AbstractRegistryStore):
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Mark an experiment deleted (its runs stay; ``restore_experiment`` undoes it)."""
-        self._set_experiment_lifecycle(_id(experiment_id, "experiment id"), "deleted")
+        self._set_experiment_lifecycle(_experiment_id(experiment_id), "deleted")
 
     def restore_experiment(self, experiment_id: str) -> None:
         """Bring a deleted experiment back, with the runs deleted together with it.
 
         Runs deleted on their own before the experiment stay deleted.
         """
-        self._set_experiment_lifecycle(_id(experiment_id, "experiment id"), "active")
+        self._set_experiment_lifecycle(_experiment_id(experiment_id), "active")
 
     # runs --------------------------------------------------------------------------------------
     def create_run(
@@ -190,7 +196,7 @@ class AbstractStore(AbstractRegistryStore):
         if user_id is not None and not isinstance(user_id, str):
             raise MltrackError(f"user id must be a string, got {user_id!r}")
         return self._create_run(
-            _id(experiment_id, "experiment id"),
+            _experiment_id(experiment_id),
             name,
             user_id,
             check_timestamp(start_time),
@@ -294,7 +300,7 @@ class AbstractStore(AbstractRegistryStore):
             _experiment_ids(experiment_ids),
             _filter(filter_string),
             _view_type(view_type),
-            rules.page_size(max_results, rules.RUNS_MAX_RESULTS),
+            check_max_results(max_results, rules.RUNS_MAX_RESULTS),
             _order_by(order_by),
             page_token,
         )
@@ -312,7 +318,7 @@ class AbstractStore(AbstractRegistryStore):
             _experiment_ids(experiment_ids),
             _filter(filter_string),
             _view_type(view_type),
-            rules.page_size(max_results, rules.RUN_FRAME_MAX_RESULTS),
+            check_max_results(max_results, rules.RUN_FRAME_MAX_RESULTS),
             _order_by(order_by),
         )
 

@@ -19,14 +19,13 @@ import abc
 
 from ..entities import LoggedModel, ModelVersion, RegisteredModel, RegistryEvent
 from ..errors import ErrorCode, MltrackError
-from ..validation import check_key, check_name
+from ..validation import check_key, check_max_results, check_name
 from . import registry_rules as check
 from .rules import (
     LOGGED_MODELS_MAX_RESULTS,
     MODEL_VERSIONS_MAX_RESULTS,
     REGISTERED_MODELS_MAX_RESULTS,
     check_alias,
-    page_size,
 )
 
 
@@ -179,7 +178,7 @@ class AbstractRegistryStore(abc.ABC):
         return self._search_logged_models(
             check.string_list(experiment_ids, "experiment_ids") or [],
             check.optional_string(filter_string, "filter"),
-            page_size(max_results, LOGGED_MODELS_MAX_RESULTS),
+            check_max_results(max_results, LOGGED_MODELS_MAX_RESULTS),
             check.string_list(order_by, "order_by"),
             check.optional_string(page_token, "page token"),
         )
@@ -345,7 +344,7 @@ class AbstractRegistryStore(abc.ABC):
         """
         return self._search_registered_models(
             check.optional_string(filter_string, "filter"),
-            page_size(max_results, REGISTERED_MODELS_MAX_RESULTS),
+            check_max_results(max_results, REGISTERED_MODELS_MAX_RESULTS),
             check.string_list(order_by, "order_by"),
             check.optional_string(page_token, "page token"),
         )
@@ -552,7 +551,7 @@ class AbstractRegistryStore(abc.ABC):
         """
         return self._search_model_versions(
             check.optional_string(filter_string, "filter"),
-            page_size(max_results, MODEL_VERSIONS_MAX_RESULTS),
+            check_max_results(max_results, MODEL_VERSIONS_MAX_RESULTS),
             check.string_list(order_by, "order_by"),
             check.optional_string(page_token, "page token"),
         )

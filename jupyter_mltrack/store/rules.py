@@ -20,7 +20,6 @@ from ..entities import RunStatus
 from ..errors import ErrorCode, MltrackError
 from ..validation import (
     check_key,
-    check_max_results,
     check_metric_value,
     check_name,
     check_step,
@@ -189,12 +188,6 @@ def check_alias(alias: object) -> str:
             f"alias {alias!r} is reserved: 'latest', 'v<number>' and numbers name versions"
         )
     return alias
-
-
-# paging --------------------------------------------------------------------------------------
-def page_size(max_results: object, limit: int) -> int:
-    """A search's page size: an integer from 1 to ``limit`` (one message for every search)."""
-    return check_max_results(max_results, limit)
 
 
 # cell lineage --------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ only checks runs whose host id equals this process's.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import socket
 
@@ -57,6 +56,8 @@ def host_id() -> str:
     except OSError:
         namespace = ""
     raw = "\n".join((socket.gethostname(), boot, namespace))
+    import hashlib  # here, once (cached): kernels import this module on their first run
+
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 

@@ -124,6 +124,19 @@ class MltrackClient:
         )
         return PagedList(items, token)
 
+    def all_experiments(
+        self, view_type: str = ViewType.ACTIVE_ONLY, filter_string: str | None = None
+    ) -> list[Experiment]:
+        """Every matching experiment, read a page at a time (a store caps one page)."""
+        found: list[Experiment] = []
+        token = None
+        while True:
+            page = self.search_experiments(view_type, 1000, filter_string, page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         self._session.store.rename_experiment(experiment_id, new_name)
 

@@ -286,11 +286,6 @@ def notebook_path() -> str | None:
     return name or None
 
 
-def process_tags() -> dict[str, str]:
-    """Tags naming the process that owns a new run, used to detect runs of dead processes."""
-    return owner_tags()
-
-
 def collect(source: str | None = None) -> Lineage:
     """Lineage tags for a new run whose code is ``source`` (a notebook or script path).
 
@@ -298,7 +293,7 @@ def collect(source: str | None = None) -> Lineage:
     """
     result = Lineage()
     try:
-        result.tags.update(process_tags())
+        result.tags.update(owner_tags())  # the owning process, for the reaper
         result.tags["mltrack.python.version"] = platform.python_version()
         result.tags["mltrack.libraries"] = json.dumps(imported_library_versions(), sort_keys=True)
         notebook = notebook_path()

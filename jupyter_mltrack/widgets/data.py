@@ -116,13 +116,7 @@ def experiment_ids(
     if all_experiments:
         if out:
             raise MltrackError("pass experiments or all_experiments=True, not both")
-        out, token = [], None
-        while True:  # a page at a time: a store caps one page
-            page = client.search_experiments(ViewType.ALL, 1000, page_token=token)
-            out.extend(e.experiment_id for e in page)
-            token = page.token
-            if not token:
-                return out
+        return [e.experiment_id for e in client.all_experiments(ViewType.ALL)]
     if not out:
         out = [fluent.current_experiment_id()]
     return list(dict.fromkeys(out))

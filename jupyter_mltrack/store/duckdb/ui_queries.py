@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...errors import MltrackError
-from ...validation import check_key
+from ...validation import check_key, check_max_results
 from .. import paging, rules
 from . import reads, runs
 
@@ -96,7 +96,7 @@ def run_table(
     metric_keys = _keys(metric_keys, "metric")
     param_keys = _keys(param_keys, "param")
     tag_keys = _keys(tag_keys, "tag")
-    rules.page_size(max_results, rules.RUN_TABLE_MAX_RESULTS)
+    check_max_results(max_results, rules.RUN_TABLE_MAX_RESULTS)
     offset = paging.decode(page_token)
     with store.connector.connect() as con:
         # one id more than asked tells whether another page exists

@@ -148,20 +148,16 @@ def split_batch(batch: WriteBatch, max_points: int = MAX_POINTS_PER_REQUEST) -> 
         run_updates=[],  # ending a run goes last, after all its points
     )
     parts = [first]
-    points = [*batch.metrics]
-    room = max_points
-    current = WriteBatch(metrics=points[:room])
-    points = points[room:]
+    parts += [
+        WriteBatch(metrics=batch.metrics[start : start + max_points])
+        for start in range(0, len(batch.metrics), max_points)
+    ]
+    current = WriteBatch()
     for row in batch.metric_series:
         values, steps, stamps = (np.asarray(c) for c in (row.values, row.steps, row.timestamps))
         start = 0
         while start < len(values):
-            space = max_points - len(current)
-            if space <= 0:
-                parts.append(current)
-                current = WriteBatch()
-                space = max_points
-            stop = min(start + space, len(values))
+            stop = start + max_points - len(current)  # what the current part has room for
             current.metric_series.append(
                 MetricSeriesRow(
                     row.run_id,
@@ -173,10 +169,9 @@ def split_batch(batch: WriteBatch, max_points: int = MAX_POINTS_PER_REQUEST) -> 
                 )
             )
             start = stop
-    while points:
-        parts.append(current)
-        current = WriteBatch(metrics=points[:max_points])
-        points = points[max_points:]
+            if len(current) >= max_points:
+                parts.append(current)
+                current = WriteBatch()
     current.run_updates = list(batch.run_updates)
     parts.append(current)
     parts = [p for p in parts if len(p)]
