@@ -16,12 +16,14 @@ from typing import Any
 
 from ..entities import Cell, RunStatus
 from ..errors import MltrackError
+from ..store import rules
 from ..store.batch import (
     ArtifactRow,
     InputRow,
     MetricRow,
     MetricSeriesRow,
     ParamRow,
+    RunCreateRow,
     RunUpdateRow,
     TagRow,
     WriteBatch,
@@ -429,6 +431,26 @@ def _run_updates(data: dict[str, Any]) -> list[RunUpdateRow]:
     return out
 
 
+def _runs(data: dict[str, Any]) -> list[RunCreateRow]:
+    rows = _rows(
+        data, "runs", 6, "run_id, experiment_id, run_name, user_id, start_time, parent_run_id"
+    )
+    out = []
+    for i, (run_id, exp, run_name, user_id, start_time, parent) in enumerate(rows):
+        where = f"runs[{i}]"
+        out.append(
+            RunCreateRow(
+                rules.check_run_id(_run_id(run_id, f"{where} run_id")),
+                experiment_id(exp, f"{where} experiment_id"),
+                check_name(run_name, f"{where} run_name"),
+                _opt_text(user_id, f"{where} user_id"),
+                _int(start_time, f"{where} start_time", minimum=0),
+                None if parent is None else _run_id(parent, f"{where} parent_run_id"),
+            )
+        )
+    return out
+
+
 BATCH_FIELDS = (
     "metrics",
     "metric_series",
@@ -438,6 +460,7 @@ BATCH_FIELDS = (
     "inputs",
     "cells",
     "run_updates",
+    "runs",
     "batch_id",
 )
 
@@ -463,6 +486,7 @@ def batch_from_json(data: dict[str, Any]) -> WriteBatch:
         inputs=_inputs(data),
         cells=_cells(data),
         run_updates=_run_updates(data),
+        runs=_runs(data),
         batch_id=check_batch_id(data.get("batch_id")),
     )
 

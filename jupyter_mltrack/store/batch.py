@@ -90,6 +90,21 @@ class InputRow(NamedTuple):
     cell_id: str | None
 
 
+class RunCreateRow(NamedTuple):
+    """A new RUNNING run, made by the client (its id too) and written with the rest of a batch.
+
+    Its tags (system tags, ``mlflow.runName``, the parent's id) travel as :class:`TagRow` rows
+    of the same batch; the store checks the experiment, the parent and the id set-based.
+    """
+
+    run_id: str
+    experiment_id: str
+    run_name: str
+    user_id: str | None
+    start_time: int
+    parent_run_id: str | None
+
+
 class RunUpdateRow(NamedTuple):
     """A run's status change (ending it, or setting it RUNNING again)."""
 
@@ -116,6 +131,8 @@ class WriteBatch:
     inputs: list[InputRow] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
     run_updates: list[RunUpdateRow] = field(default_factory=list)
+    # created first, so every other row of the batch may name them
+    runs: list[RunCreateRow] = field(default_factory=list)
     batch_id: str | None = None
 
     def __len__(self) -> int:
@@ -128,6 +145,7 @@ class WriteBatch:
             + len(self.inputs)
             + len(self.cells)
             + len(self.run_updates)
+            + len(self.runs)
         )
 
     def run_ids(self) -> set[str]:
@@ -141,6 +159,7 @@ class WriteBatch:
             self.artifacts,
             self.inputs,
             self.run_updates,
+            self.runs,
         ):
             ids.update(row.run_id for row in rows)
         ids.update(c.run_id for c in self.cells)
@@ -156,6 +175,7 @@ class WriteBatch:
         self.inputs = [r for r in self.inputs if r.run_id not in run_ids]
         self.run_updates = [r for r in self.run_updates if r.run_id not in run_ids]
         self.cells = [c for c in self.cells if c.run_id not in run_ids]
+        self.runs = [r for r in self.runs if r.run_id not in run_ids]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (for the spool and the REST client): a list per row."""
@@ -179,6 +199,8 @@ class WriteBatch:
             "cells": [vars(c) for c in self.cells],
             "run_updates": [list(r) for r in self.run_updates],
         }
+        if self.runs:  # only when present: a batch without new runs keeps its older form
+            data["runs"] = [list(r) for r in self.runs]
         if self.batch_id is not None:
             data["batch_id"] = self.batch_id
         return data
@@ -195,6 +217,7 @@ class WriteBatch:
             inputs=[InputRow(*r) for r in data.get("inputs", [])],
             cells=[Cell(**c) for c in data.get("cells", [])],
             run_updates=[RunUpdateRow(*r) for r in data.get("run_updates", [])],
+            runs=[RunCreateRow(*r) for r in data.get("runs", [])],
             batch_id=data.get("batch_id"),
         )
 
