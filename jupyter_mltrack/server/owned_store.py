@@ -192,11 +192,6 @@ class OwnedStore(DuckDBStore):
         super()._set_experiment_lifecycle(experiment_id, stage)
         self.changes.record(experiments={experiment_id})
 
-    def _create_run(self, *args: Any) -> Run:
-        run = super()._create_run(*args)
-        self.changes.record(runs={run.info.run_id})
-        return run
-
     def _update_run(self, run_id: str, *args: Any) -> Run:
         run = super()._update_run(run_id, *args)
         self.changes.record(runs={run_id})

@@ -23,7 +23,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..entities import ArtifactInfo, Cell, Experiment, MetricHistory, Run, RunStatus, ViewType
+from ..entities import (
+    ArtifactInfo,
+    Cell,
+    Experiment,
+    MetricHistory,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    ViewType,
+)
 from ..errors import ErrorCode, MltrackError
 from ..validation import (
     check_artifact_path,
@@ -34,7 +44,7 @@ from ..validation import (
     tag_value_to_str,
 )
 from . import rules
-from .batch import WriteBatch, check_batch_id
+from .batch import RunCreateRow, TagRow, WriteBatch, check_batch_id
 from .registry_contract import AbstractRegistryStore
 
 
@@ -180,30 +190,73 @@ class AbstractStore(AbstractRegistryStore):
         parent_run_id: str | None = None,
         run_id: str | None = None,
     ) -> Run:
-        """Create a RUNNING run; return it.
+        """Create a RUNNING run now; return it.
+
+        The synchronous form of :meth:`new_run`: the same checks and the same rows, written at
+        once with :meth:`write_batch` (so a run is created one way, buffered or not).
+        RESOURCE_DOES_NOT_EXIST for a missing experiment; INVALID_STATE in a deleted one;
+        RESOURCE_ALREADY_EXISTS for a taken run id.
+        """
+        experiment = self.get_experiment(_experiment_id(experiment_id))
+        rows, run = self.new_run(
+            experiment, run_name, user_id, start_time, tags, parent_run_id, run_id
+        )
+        self.write_batch(rows)
+        return run
+
+    def new_run(
+        self,
+        experiment: Experiment,
+        run_name: str | None,
+        user_id: str | None,
+        start_time: int,
+        tags: Mapping[str, Any] | None,
+        parent_run_id: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[WriteBatch, Run]:
+        """A new RUNNING run, checked but not written: the batch that creates it, and the run.
+
+        Clients buffer the batch with the rest of what they log, so creating a run costs no
+        round trip; :meth:`write_batch` checks again, set-based, what only the store can know
+        (the experiment still exists and is active, the id is not taken).
 
         The run's name follows one rule whatever face created it (:func:`.rules.run_name_and_tags`):
         the name given, else the ``mlflow.runName`` tag, else a generated one; the tag is set to
-        the name. The run id is made here when not given (clients make ids so that run creation
-        can be buffered); a given id must not be a folder name the store keeps next to runs
-        (:data:`.rules.RESERVED_RUN_IDS`). INVALID_STATE in a deleted experiment;
-        RESOURCE_ALREADY_EXISTS for a taken run id; RESOURCE_DOES_NOT_EXIST for a missing
-        experiment or parent.
+        the name. The id is made here when not given; a given id must not be a folder name the
+        store keeps next to runs (:data:`.rules.RESERVED_RUN_IDS`). ``parent_run_id`` (and the
+        ``mlflow.parentRunId`` tag) may name a run the store does not have (yet): as in MLflow,
+        it is stored as given, so children can be copied before their parents.
         """
+        if not isinstance(experiment, Experiment):
+            raise MltrackError(f"new_run takes an Experiment, got {type(experiment).__name__}")
+        if experiment.lifecycle_stage != "active":
+            raise rules.deleted_experiment_error(experiment.name)
         if run_name is not None:
             check_name(run_name, "run name")
         name, checked = rules.run_name_and_tags(run_name, tags)
         if user_id is not None and not isinstance(user_id, str):
             raise MltrackError(f"user id must be a string, got {user_id!r}")
-        return self._create_run(
-            _experiment_id(experiment_id),
-            name,
-            user_id,
-            check_timestamp(start_time),
-            checked,
-            None if parent_run_id is None else _id(parent_run_id, "parent run id"),
-            rules.check_run_id(run_id) if run_id is not None else uuid.uuid4().hex,
+        parent = None if parent_run_id is None else _id(parent_run_id, "parent run id")
+        new_id = rules.check_run_id(run_id) if run_id is not None else uuid.uuid4().hex
+        row = RunCreateRow(
+            new_id, experiment.experiment_id, name, user_id, check_timestamp(start_time), parent
         )
+        batch = WriteBatch(
+            runs=[row], tags=[TagRow(new_id, key, value, None) for key, value in checked.items()]
+        )
+        info = RunInfo(
+            run_id=new_id,
+            experiment_id=experiment.experiment_id,
+            run_name=name,
+            user_id=user_id,
+            status=RunStatus.RUNNING,
+            start_time=row.start_time,
+            end_time=None,
+            lifecycle_stage="active",
+            artifact_uri=self._run_artifact_uri(experiment, new_id),
+            parent_run_id=parent,
+        )
+        return batch, Run(info=info, data=RunData(tags=checked))
 
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags, inputs and outputs."""
@@ -433,19 +486,8 @@ class AbstractStore(AbstractRegistryStore):
         """Set ``"deleted"`` or ``"active"``. RESOURCE_DOES_NOT_EXIST."""
 
     @abc.abstractmethod
-    def _create_run(
-        self,
-        experiment_id: str,
-        run_name: str,
-        user_id: str | None,
-        start_time: int,
-        tags: dict[str, str],
-        parent_run_id: str | None,
-        run_id: str,
-    ) -> Run:
-        """Insert a RUNNING run with its tags (``mlflow.runName`` included); return it.
-        RESOURCE_DOES_NOT_EXIST (experiment, parent), INVALID_STATE (deleted experiment),
-        RESOURCE_ALREADY_EXISTS (run id)."""
+    def _run_artifact_uri(self, experiment: Experiment, run_id: str) -> str:
+        """The artifact URI a new run of ``experiment`` gets (no store access needed)."""
 
     @abc.abstractmethod
     def _get_run(self, run_id: str) -> Run:

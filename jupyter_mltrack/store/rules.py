@@ -120,6 +120,21 @@ def deleted_run_error(run_id: str, before: str) -> MltrackError:
     )
 
 
+def deleted_experiment_error(name: str) -> MltrackError:
+    """The one error for starting a run in a deleted experiment: INVALID_STATE."""
+    return MltrackError(
+        f"experiment {name!r} is deleted; restore it before starting runs in it",
+        ErrorCode.INVALID_STATE,
+    )
+
+
+def missing_experiment_error(experiment_id: str) -> MltrackError:
+    """The one error for an experiment id the store does not have: RESOURCE_DOES_NOT_EXIST."""
+    return MltrackError(
+        f"no experiment with id {experiment_id!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST
+    )
+
+
 def check_param_unchanged(run_id: str, key: str, old: str | None, new: str) -> None:
     """MLflow's rule: a param keeps its first value; logging the same value again is a no-op."""
     if old is not None and old != new:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...entities import Experiment, ViewType
 from ...errors import ErrorCode, MltrackError
-from .. import paging
+from .. import paging, rules
 
 _COLUMNS = (
     "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
@@ -105,9 +105,7 @@ def get(con: Any, experiment_id: str) -> Experiment:
         f"SELECT {_COLUMNS} FROM experiments WHERE experiment_id = ?", [parse_id(experiment_id)]
     ).fetchall()
     if not rows:
-        raise MltrackError(
-            f"no experiment with id {experiment_id!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST
-        )
+        raise rules.missing_experiment_error(experiment_id)
     return _to_entities(con, rows)[0]
 
 

@@ -10,7 +10,6 @@ from ... import validation
 from ...entities import Cell, Dataset, DatasetInput, Run, RunData, RunInfo, RunStatus
 from ...errors import ErrorCode, MltrackError
 from .. import rules
-from . import experiments
 
 RUN_COLUMNS = (
     "run_id, experiment_id, run_name, user_id, status, start_time, end_time, lifecycle_stage, "
@@ -21,71 +20,6 @@ RUN_COLUMNS = (
 def artifact_uri(artifact_root: Path, artifact_path: str) -> str:
     """A run's artifact folder as a file URI (the DB keeps it relative to the store)."""
     return (artifact_root / artifact_path).as_uri()
-
-
-def create(
-    con: Any,
-    run_id: str,
-    experiment_id: str,
-    run_name: str,
-    user_id: str | None,
-    start_time: int,
-    tags: dict[str, str],
-    parent_run_id: str | None,
-    artifact_root: Path,
-) -> Run:
-    """Insert a RUNNING run with its tags; return it (built here: no need to read it back)."""
-    rules.check_run_id(run_id)
-    row = con.execute(
-        "SELECT name, artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
-        [experiments.parse_id(experiment_id)],
-    ).fetchone()
-    if row is None:
-        raise MltrackError(
-            f"no experiment with id {experiment_id!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST
-        )
-    name, artifact_location, stage = row
-    if stage != "active":
-        raise MltrackError(
-            f"experiment {name!r} is deleted; restore it before starting runs in it",
-            ErrorCode.INVALID_STATE,
-        )
-    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone():
-        raise MltrackError(f"run {run_id!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS)
-    if parent_run_id is not None:
-        require(con, parent_run_id)
-    artifact_path = f"{artifact_location}/{run_id}/artifacts"
-    con.execute(
-        f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?, ?)",
-        [
-            run_id,
-            experiments.parse_id(experiment_id),
-            run_name,
-            user_id,
-            start_time,
-            artifact_path,
-            parent_run_id,
-        ],
-    )
-    if tags:
-        # one statement for all tags: row-at-a-time inserts cost a millisecond each
-        con.execute(
-            "INSERT INTO tags SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), NULL",
-            [run_id, list(tags), list(tags.values())],
-        )
-    info = RunInfo(
-        run_id=run_id,
-        experiment_id=str(experiments.parse_id(experiment_id)),
-        run_name=run_name,
-        user_id=user_id,
-        status=RunStatus.RUNNING,
-        start_time=start_time,
-        end_time=None,
-        lifecycle_stage="active",
-        artifact_uri=artifact_uri(artifact_root, artifact_path),
-        parent_run_id=parent_run_id,
-    )
-    return Run(info=info, data=RunData(tags=dict(tags)))
 
 
 def require(con: Any, run_id: str) -> tuple:

@@ -97,28 +97,10 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
             experiments.set_lifecycle(con, experiment_id, stage, now_ms())
 
     # runs ----------------------------------------------------------------------------------
-    def _create_run(
-        self,
-        experiment_id: str,
-        run_name: str,
-        user_id: str | None,
-        start_time: int,
-        tags: dict[str, str],
-        parent_run_id: str | None,
-        run_id: str,
-    ) -> Run:
-        with self.connector.transaction() as con:
-            return runs.create(
-                con,
-                run_id,
-                experiment_id,
-                run_name,
-                user_id,
-                start_time,
-                tags,
-                parent_run_id,
-                self.artifact_root,
-            )
+    def _run_artifact_uri(self, experiment: Experiment, run_id: str) -> str:
+        return runs.artifact_uri(
+            self.artifact_root, f"{experiment.artifact_location}/{run_id}/artifacts"
+        )
 
     def _get_run(self, run_id: str) -> Run:
         with self.connector.connect() as con:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...clock import now_ms
 from ...entities import Cell, RunStatus
-from ...errors import MltrackError
+from ...errors import ErrorCode, MltrackError
 from .. import rules
 from ..batch import ParamRow, TagRow, WriteBatch
 
@@ -76,9 +76,89 @@ def _metrics_table(batch: WriteBatch) -> Any:
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
-def _check_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[str]) -> None:
+_RUN_NAMES = ["run_id", "experiment_id", "run_name", "user_id", "start_time", "parent_run_id"]
+
+
+def _create_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[str]) -> None:
+    """Insert the batch's new runs, checked set-based: a constant number of statements.
+
+    Refused (or, for the flusher, dropped with everything logged to them): a run whose
+    experiment is missing or deleted, a run id already taken.
+    """
+    if not batch.runs:
+        return
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    refused: dict[str, MltrackError] = {}
+    seen: set[str] = set()
+    for row in batch.runs:
+        if row.run_id in seen:
+            refused[row.run_id] = MltrackError(
+                f"run {row.run_id!r} is created twice in one batch",
+                ErrorCode.RESOURCE_ALREADY_EXISTS,
+            )
+        seen.add(row.run_id)
+    numeric = {e: int(e) for e in {r.experiment_id for r in batch.runs} if _is_bigint(e)}
+    found = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "SELECT experiment_id, lifecycle_stage, name FROM experiments "
+            "WHERE list_contains(?, experiment_id)",
+            [sorted(numeric.values())],
+        ).fetchall()
+    }
+    for row in batch.runs:
+        stage, name = found.get(numeric.get(row.experiment_id, -1), (None, None))
+        if stage is None:
+            refused.setdefault(row.run_id, rules.missing_experiment_error(row.experiment_id))
+        elif stage != "active":
+            refused.setdefault(row.run_id, rules.deleted_experiment_error(name))
+    table = _arrow(
+        batch.runs,
+        _RUN_NAMES,
+        [pa.string(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.string()],
+    )
+    con.register("batch_runs", table)
+    try:
+        for (run_id,) in con.execute(
+            "SELECT r.run_id FROM runs r SEMI JOIN batch_runs b ON r.run_id = b.run_id"
+        ).fetchall():
+            refused.setdefault(
+                run_id,
+                MltrackError(f"run {run_id!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS),
+            )
+        if refused:
+            if not skip_invalid:
+                raise next(iter(refused.values()))
+            warnings.extend(f"dropped run {i!r} and its data: {e}" for i, e in refused.items())
+            batch.drop_runs(refused)
+            if not batch.runs:
+                return
+            keep = pc.invert(pc.is_in(table["run_id"], pa.array(list(refused), pa.string())))
+            con.unregister("batch_runs")
+            con.register("batch_runs", table.filter(keep))
+        con.execute(
+            "INSERT INTO runs (run_id, experiment_id, run_name, user_id, status, start_time, "
+            "end_time, lifecycle_stage, artifact_path, parent_run_id) "
+            "SELECT b.run_id, e.experiment_id, b.run_name, b.user_id, 'RUNNING', b.start_time, "
+            "NULL, 'active', e.artifact_location || '/' || b.run_id || '/artifacts', "
+            "b.parent_run_id FROM batch_runs b "
+            "JOIN experiments e ON e.experiment_id = TRY_CAST(b.experiment_id AS BIGINT)"
+        )
+    finally:
+        con.unregister("batch_runs")
+
+
+def _is_bigint(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) < 19
+
+
+def _check_runs(
+    con: Any, batch: WriteBatch, new_runs: set[str], skip_invalid: bool, warnings: list[str]
+) -> None:
     """Refuse (or, for the flusher, drop) rows for runs that are missing or deleted."""
-    ids = sorted(batch.run_ids())
+    ids = sorted(batch.run_ids() - new_runs)
     if not ids:
         return
     found = dict(
@@ -97,7 +177,9 @@ def _check_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[
     batch.drop_runs(bad)
 
 
-def _check_params(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[str]) -> None:
+def _check_params(
+    con: Any, batch: WriteBatch, new_runs: set[str], skip_invalid: bool, warnings: list[str]
+) -> None:
     """MLflow's rule: a param, once logged, keeps its value. Logging the same value is a no-op."""
     if not batch.params:
         return
@@ -113,15 +195,19 @@ def _check_params(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: lis
             conflicts.append(rules.param_conflict(row.run_id, row.key, old, row.value))
     import pyarrow as pa
 
-    table = _arrow(unique, ["run_id", "key", "value", "cell_id"], [pa.string()] * 4)
-    con.register("batch_params", table)
-    try:
-        existing = con.execute(
-            "SELECT b.run_id, b.key, p.value, b.value FROM batch_params b "
-            "JOIN params p ON p.run_id = b.run_id AND p.key = b.key"
-        ).fetchall()
-    finally:
-        con.unregister("batch_params")
+    # a run created in this batch has no stored params: only older runs need the lookup
+    older = [row for row in unique if row.run_id not in new_runs]
+    existing = []
+    if older:
+        table = _arrow(older, ["run_id", "key", "value", "cell_id"], [pa.string()] * 4)
+        con.register("batch_params", table)
+        try:
+            existing = con.execute(
+                "SELECT b.run_id, b.key, p.value, b.value FROM batch_params b "
+                "JOIN params p ON p.run_id = b.run_id AND p.key = b.key"
+            ).fetchall()
+        finally:
+            con.unregister("batch_params")
     stored = {(r[0], r[1]) for r in existing}
     for run_id, key, old_value, new_value in existing:
         if old_value != new_value:
@@ -145,8 +231,10 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
         ).fetchone():
             return []
         con.execute("INSERT INTO write_batches VALUES (?, ?)", [batch.batch_id, now_ms()])
-    _check_runs(con, batch, skip_invalid, warnings)
-    _check_params(con, batch, skip_invalid, warnings)
+    _create_runs(con, batch, skip_invalid, warnings)
+    new = {row.run_id for row in batch.runs}  # made just now: nothing stored to check against
+    _check_runs(con, batch, new, skip_invalid, warnings)
+    _check_params(con, batch, new, skip_invalid, warnings)
 
     if batch.metrics or batch.metric_series:
         table = _metrics_table(batch)
@@ -203,8 +291,19 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
                 _arrow(sets, ["run_id", "key", "value", "cell_id"], [pa.string()] * 4),
                 "INSERT OR REPLACE INTO tags SELECT run_id, key, value, cell_id FROM batch_tags",
             )
-            for run_id, _, value, _ in (r for r in sets if r[1] == "mlflow.runName"):
-                con.execute("UPDATE runs SET run_name = ? WHERE run_id = ?", [value, run_id])
+            renames = [
+                (r.run_id, r.value)
+                for r in sets
+                if r.key == rules.RUN_NAME_TAG and r.run_id not in new
+            ]
+            if renames:
+                _with_view(
+                    con,
+                    "batch_renames",
+                    _arrow(renames, ["run_id", "run_name"], [pa.string(), pa.string()]),
+                    "UPDATE runs SET run_name = b.run_name FROM batch_renames b "
+                    "WHERE runs.run_id = b.run_id",
+                )
 
     if batch.artifacts:
         latest = list({(r[0], r[1]): r for r in batch.artifacts}.values())
@@ -266,9 +365,21 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
             "INSERT OR REPLACE INTO cells SELECT * FROM batch_cells",
         )
 
-    for run_id, status, end_time in batch.run_updates:
-        con.execute(
-            "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
-            [status, end_time if status != RunStatus.RUNNING else None, run_id],
+    if batch.run_updates:
+        # the last change of each run wins, as if applied in order
+        last = {row.run_id: row for row in batch.run_updates}
+        _with_view(
+            con,
+            "batch_run_updates",
+            _arrow(
+                [
+                    (r.run_id, r.status, None if r.status == RunStatus.RUNNING else r.end_time)
+                    for r in last.values()
+                ],
+                ["run_id", "status", "end_time"],
+                [pa.string(), pa.string(), pa.int64()],
+            ),
+            "UPDATE runs SET status = u.status, end_time = u.end_time "
+            "FROM batch_run_updates u WHERE runs.run_id = u.run_id",
         )
     return warnings

@@ -232,6 +232,7 @@ class RestStore(RestRegistryMixin, AbstractStore):
             self._address = ServerAddress(url.rstrip("/"), token or "")
         self._local = threading.local()
         self._cache_root: Path | None = None
+        self._artifact_root: str | None = None  # the server's, read once when first needed
         self._cache_lock = threading.Lock()
 
     #: metric points per ``/batches`` request (larger batches go in parts: :func:`split_batch`)
@@ -417,28 +418,16 @@ class RestStore(RestRegistryMixin, AbstractStore):
             self._send("POST", f"/experiments/{_path_arg(experiment_id)}/restore")
 
     # runs --------------------------------------------------------------------------------------
-    def _create_run(
-        self,
-        experiment_id: str,
-        run_name: str,
-        user_id: str | None,
-        start_time: int,
-        tags: dict[str, str],
-        parent_run_id: str | None,
-        run_id: str,
-    ) -> Run:
-        body = {
-            "experiment_id": experiment_id,
-            "run_name": run_name,
-            "user_id": user_id,
-            "start_time": start_time,
-            "tags": tags,
-            "parent_run_id": parent_run_id,
-            "run_id": run_id,
-        }
-        return _run(
-            self._send("POST", "/runs", {k: v for k, v in body.items() if v is not None})["run"]
-        )
+    def _run_artifact_uri(self, experiment: Experiment, run_id: str) -> str:
+        # the server's layout: <artifact root>/<experiment location>/<run id>/artifacts
+        root = self._server_artifact_root()
+        return (Path(root) / experiment.artifact_location / run_id / "artifacts").as_uri()
+
+    def _server_artifact_root(self) -> str:
+        root = self._artifact_root
+        if root is None:
+            root = self._artifact_root = str(self._info()["artifact_root"])
+        return root
 
     def _get_run(self, run_id: str) -> Run:
         return _run(self._get(f"/runs/{_path_arg(run_id)}")["run"])
