@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -32,6 +33,13 @@ CONFIG_SETTING = "mltrack_config"
 
 #: the resource every route is authorized on (``Authorizer.is_authorized(…, resource)``)
 AUTH_RESOURCE = "mltrack"
+
+
+def _server_max_body_size(connection: Any) -> int | None:
+    """The largest body the HTTP server reads on this connection (Jupyter's
+    ``ServerApp.max_body_size``), if it set one."""
+    value = getattr(getattr(connection, "params", None), "max_body_size", None)
+    return value if isinstance(value, int) else None
 
 
 def _finite_or_str(value: Any) -> Any:
@@ -95,8 +103,11 @@ class MltrackHandler(APIHandler):
 
     Bodies are streamed so that one larger than the route's limit is refused (413) on its
     ``Content-Length`` before it is read: tornado would otherwise read up to Jupyter's
-    ``max_body_size`` (512 MiB) into memory before any handler code runs. Routes that take a
-    raw upload (artifact files) set :attr:`buffers_json_body` False and stream it themselves.
+    ``max_body_size`` (512 MiB) into memory before any handler code runs. A chunked body has
+    no length to refuse up front: past the limit it is read on without being kept, and the
+    request answers 413 instead of running the route (see :meth:`data_received`). Routes that
+    take a raw upload (artifact files) set :attr:`buffers_json_body` False and stream it
+    themselves.
 
     Every authenticated request is also authorized here, in :meth:`prepare`, before a handler
     reads its body: the server's ``Authorizer`` must allow the request's action on the
@@ -120,6 +131,7 @@ class MltrackHandler(APIHandler):
     _chunks: list[bytes]
     _received = 0
     _body_limit = 0
+    _read_limit = 0  # past it, a chunked body is answered at once and its connection dropped
 
     def body_limit(self) -> int:
         """The largest body this route takes, in bytes."""
@@ -142,25 +154,56 @@ class MltrackHandler(APIHandler):
             raise web.HTTPError(
                 413, f"request body of {declared} bytes is larger than the limit of {limit} bytes"
             )
-        # a chunked body has no length to refuse up front: tornado stops reading it at the
-        # limit and drops the connection
+        self._read_limit = limit
         connection: Any = self.request.connection
-        if hasattr(connection, "set_max_body_size"):  # HTTP/1 (tornado's only server protocol)
+        if not hasattr(connection, "set_max_body_size"):  # HTTP/1: tornado's only server protocol
+            return
+        if declared is not None:
             connection.set_max_body_size(limit)
+            return
+        # A chunked body has no length to refuse up front, and at the connection's limit
+        # tornado drops it with a bare 400. So tornado's limit is lifted for this request and
+        # data_received keeps count: past the route's limit it reads on (keeping nothing) up
+        # to the server's own max_body_size, which the server reads of any body anyway.
+        self._read_limit = max(limit, _server_max_body_size(connection) or 0)
+        connection.set_max_body_size(sys.maxsize)
 
     def data_received(self, chunk: bytes) -> None:
+        """Keep the body up to the route's limit; past it, keep nothing and answer 413.
+
+        Only a chunked body gets past the limit here (a ``Content-Length`` past it was refused
+        in :meth:`prepare`). Tornado calls the verb's method by name once the body has ended,
+        so the verb is replaced, for this request only, by a 413: no route runs on a body it
+        did not get, and the client, having sent everything, reads the answer and may reuse
+        the connection. Answering while the client still sends would be lost to the
+        connection reset that follows; only past the server's ``max_body_size`` does the 413
+        leave at once, after which tornado reads no more and closes the connection.
+        """
         self._received += len(chunk)
         if self._received <= self._body_limit:
             self._chunks.append(chunk)
+            return
+        self._chunks = []  # no use for the part already kept
+        if self.request.method:
+            setattr(self, self.request.method.lower(), self._refuse_large_body)
+        if self._received > self._read_limit and not self._finished:
+            self._refused_unread = True
+            error = web.HTTPError(413, self._too_large_message())
+            self.send_error(413, exc_info=(web.HTTPError, error, None))
+
+    def _too_large_message(self) -> str:
+        return f"request body is larger than the limit of {self._body_limit} bytes"
+
+    def _refuse_large_body(self, *args: Any, **kwargs: Any) -> None:
+        """Stands in for the verb of a request whose body was past the limit."""
+        raise web.HTTPError(413, self._too_large_message())
 
     def request_body(self) -> bytes:
         """The whole request body (413 past the route's limit)."""
         if not self.buffers_json_body:
             return self.request.body
         if self._received > self._body_limit:
-            raise web.HTTPError(
-                413, f"request body is larger than the limit of {self._body_limit} bytes"
-            )
+            raise web.HTTPError(413, self._too_large_message())
         if self._chunks:
             self.request.body = b"".join(self._chunks)
             self._chunks = []
