@@ -16,18 +16,19 @@ from .. import __version__
 from ..clock import now_ms
 from ..entities import Run, ViewType
 from ..errors import ErrorCode, MltrackError
-from ..store import rules
+from ..store import paging, rules
 from ..store.duckdb import ui_queries
 from ..store.duckdb.store import DuckDBStore
+from ..validation import check_max_results
 from . import parsing
 from .base import DEFAULT_MAX_BATCH_BODY_BYTES, MltrackHandler
 
 T = TypeVar("T")
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-#: the most runs one run frame holds: the Python API's default (``search_runs(max_results=
-#: 100_000)``), which the REST client sends as it is; the store alone would allow 1,000,000
-RUN_FRAME_MAX_RESULTS = 100_000
+#: the most runs one run-frame page holds (MLflow's search limit); a larger frame is read in
+#: pages (``page_token``), up to the store's own limit (``rules.RUN_FRAME_MAX_RESULTS``)
+RUN_FRAME_MAX_RESULTS = 50_000
 
 
 class NativeHandler(MltrackHandler):
@@ -359,18 +360,30 @@ class RunSearchHandler(NativeHandler):
 class RunFrameHandler(NativeHandler):
     @web.authenticated
     async def get(self) -> None:
-        """Matching runs as one table (Arrow IPC stream), MLflow's column names."""
+        """One page of the matching runs as a table (Arrow IPC stream), MLflow's column names;
+        the next page's token, if any, in the stream's schema metadata (``next_page_token``)."""
         import pyarrow as pa
 
+        page_size = check_max_results(
+            self.max_results(RUN_FRAME_MAX_RESULTS), RUN_FRAME_MAX_RESULTS
+        )
+        offset = paging.decode(self.query("page_token"))
+        end = offset + page_size
+        # The store's frame has no offset: it is read up to the page's end (one run more tells
+        # whether another page exists), never past the store's own limit, and cut here.
         frame = await self.search(
             self.store.search_runs_frame,
             self.experiment_ids(),
             self.query("filter"),
             self.view_type(),
-            self.max_results(RUN_FRAME_MAX_RESULTS, RUN_FRAME_MAX_RESULTS),
+            min(end + 1, rules.RUN_FRAME_MAX_RESULTS),
             self.get_query_arguments("order_by") or None,
         )
-        self.send_arrow(pa.Table.from_pandas(frame, preserve_index=False))
+        table = pa.Table.from_pandas(frame.iloc[offset:end], preserve_index=False)
+        if len(frame) > end:
+            metadata = {**(table.schema.metadata or {}), b"next_page_token": paging.encode(end)}
+            table = table.replace_schema_metadata(metadata)
+        self.send_arrow(table)
 
 
 class RunColumnsHandler(NativeHandler):
@@ -388,8 +401,15 @@ class BatchesHandler(NativeHandler):
 
     @web.authenticated
     async def post(self) -> None:
-        """Apply a write batch (``WriteBatch.to_json``) in one transaction."""
+        """Apply a write batch in one transaction: an Arrow IPC stream (``Content-Type:
+        application/vnd.apache.arrow.stream``, see ``store/wire.py``) or, with any other
+        type, ``WriteBatch.to_json``. Both are checked value by value before anything is
+        written; both bodies take the batch body limit."""
         skip_invalid = parsing.flag(self.query("skip_invalid"), "skip_invalid")
-        batch = parsing.batch_from_json(self.json_body())
+        media_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media_type == ARROW_STREAM:
+            batch = parsing.batch_from_arrow(self.request_body())
+        else:
+            batch = parsing.batch_from_json(self.json_body())
         warnings = await self.call(self.store.write_batch, batch, skip_invalid)
         self.send_json({"warnings": warnings})

@@ -257,9 +257,12 @@ def _metrics(data: dict[str, Any]) -> list[MetricRow]:
 def _float_column(values: Any, where: str) -> Any:
     import numpy as np
 
-    if not isinstance(values, list):
+    if isinstance(values, np.ndarray):  # a column of an Arrow batch
+        array = values
+    elif not isinstance(values, list):
         raise MltrackError(f"{where} must be a list of numbers")
-    array = np.asarray(values) if values else np.empty(0, np.float64)
+    else:
+        array = np.asarray(values) if values else np.empty(0, np.float64)
     if array.ndim == 1 and array.dtype.kind in "iuf":
         return array.astype(np.float64, copy=False)
     # strings ("NaN", "Infinity") or junk: check each value, naming the first bad one
@@ -269,9 +272,12 @@ def _float_column(values: Any, where: str) -> Any:
 def _int_column(values: Any, where: str, minimum: int | None = None) -> Any:
     import numpy as np
 
-    if not isinstance(values, list):
+    if isinstance(values, np.ndarray):  # a column of an Arrow batch
+        array = values
+    elif not isinstance(values, list):
         raise MltrackError(f"{where} must be a list of integers")
-    array = np.asarray(values) if values else np.empty(0, np.int64)
+    else:
+        array = np.asarray(values) if values else np.empty(0, np.int64)
     if array.ndim != 1 or array.dtype.kind not in "iu":
         bad = next((v for v in values if isinstance(v, bool) or not isinstance(v, int)), values)
         raise MltrackError(f"{where} must be a list of integers, found {bad!r}")
@@ -489,6 +495,21 @@ def batch_from_json(data: dict[str, Any]) -> WriteBatch:
         runs=_runs(data),
         batch_id=check_batch_id(data.get("batch_id")),
     )
+
+
+def batch_from_arrow(body: bytes) -> WriteBatch:
+    """Check a write batch sent as an Arrow IPC stream (:mod:`jupyter_mltrack.store.wire`) and
+    build it: the stream's shape first, then every value with the checks of
+    :func:`batch_from_json` (a series' points as whole columns).
+
+    Raises
+    ------
+    MltrackError
+        Not an Arrow stream, cut short, another schema, or a bad value; nothing is written.
+    """
+    from ..store import wire
+
+    return batch_from_json(wire.read_rows(body))
 
 
 # HTTP ranges ---------------------------------------------------------------------------------

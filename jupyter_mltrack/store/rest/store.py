@@ -9,6 +9,11 @@ through this class: kernels the server started find it in their environment
 flusher spool the batch and replay it later. After a failure the client looks for the server
 again (it may have restarted on another port or with another token) before giving up.
 
+Write batches travel as one Arrow IPC stream each (:mod:`..wire`), encoded in the flusher
+thread; a server that does not take Arrow (415, a bare 404, or an older server of ours that
+reads every body as JSON) gets JSON from then on. Metric histories and run frames come back as
+Arrow.
+
 This module is imported by kernels: it must not import tornado or jupyter_server, and it
 imports ``requests`` and ``pyarrow`` only when they are first needed.
 """
@@ -121,9 +126,13 @@ def _wire_number(value: float) -> float | str:
     return "NaN" if math.isnan(value) else _NON_FINITE_TEXT[value]
 
 
-#: metric points per request: a million points is about 30 MB of JSON, well inside the
-#: server's body limit for batches (``max_batch_body_bytes``, 64 MiB by default)
+#: metric points per request: a million points is 24 MB of Arrow (about 40 MB as JSON), inside
+#: the server's body limit for batches (``max_batch_body_bytes``, 64 MiB by default)
 MAX_POINTS_PER_REQUEST = 1_000_000
+#: runs per ``/run-frame`` request: the route's limit (a larger frame comes in pages)
+RUN_FRAME_PAGE_SIZE = 50_000
+#: the media type of Arrow IPC streams (``wire.MEDIA_TYPE``; not imported, pyarrow loads late)
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
 def split_batch(batch: WriteBatch, max_points: int = MAX_POINTS_PER_REQUEST) -> list[WriteBatch]:
@@ -140,6 +149,7 @@ def split_batch(batch: WriteBatch, max_points: int = MAX_POINTS_PER_REQUEST) -> 
     import numpy as np
 
     first = WriteBatch(
+        runs=batch.runs,  # created before any row names them
         params=batch.params,
         tags=batch.tags,
         artifacts=batch.artifacts,
@@ -231,12 +241,16 @@ class RestStore(RestRegistryMixin, AbstractStore):
         else:
             self._address = ServerAddress(url.rstrip("/"), token or "")
         self._local = threading.local()
+        # servers (by URL) that refused an Arrow batch: they get JSON
+        self._json_only: set[str] = set()
         self._cache_root: Path | None = None
         self._artifact_root: str | None = None  # the server's, read once when first needed
         self._cache_lock = threading.Lock()
 
     #: metric points per ``/batches`` request (larger batches go in parts: :func:`split_batch`)
     max_points_per_request = MAX_POINTS_PER_REQUEST
+    #: runs per ``/run-frame`` request (:meth:`_search_runs_frame` reads the pages)
+    run_frame_page_size = RUN_FRAME_PAGE_SIZE
 
     def __repr__(self) -> str:
         return f"RestStore({self._address.url!r}, store_dir={str(self.store_dir)!r})"
@@ -280,14 +294,22 @@ class RestStore(RestRegistryMixin, AbstractStore):
         body: Any = None,
         data: Any = None,
         stream: bool = False,
+        content_type: str | None = None,
+        answer_statuses: tuple[int, ...] = (),
     ) -> Any:
-        """Send one request to ``<url>/api<route>``; return the response or raise MltrackError."""
+        """Send one request to ``<url>/api<route>``; return the response or raise MltrackError.
+
+        A response whose status is in ``answer_statuses`` is returned, not raised, for the
+        caller to look at.
+        """
         import requests
 
         headers = {}
         if body is not None:
             data = _dumps(body)
-            headers["Content-Type"] = "application/json"
+            content_type = "application/json"
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         for attempt in (1, 2):
             address = self._address
             headers.pop("Authorization", None)
@@ -320,7 +342,7 @@ class RestStore(RestRegistryMixin, AbstractStore):
                 ) from None
             if response.status_code in (401, 403) and attempt == 1 and self._rediscover():
                 continue
-            if response.status_code >= 400:
+            if response.status_code >= 400 and response.status_code not in answer_statuses:
                 raise self._error(response)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
@@ -455,14 +477,30 @@ class RestStore(RestRegistryMixin, AbstractStore):
     def _write_batch(self, batch: WriteBatch, skip_invalid: bool) -> list[str]:
         warnings: list[str] = []
         for part in split_batch(batch, self.max_points_per_request):
-            answer = self._send(
-                "POST",
-                "/batches",
-                wire_batch(part),
-                skip_invalid="true" if skip_invalid else "false",
-            )
-            warnings.extend(answer["warnings"])
+            warnings.extend(self._post_batch(part, "true" if skip_invalid else "false"))
         return warnings
+
+    def _post_batch(self, part: WriteBatch, skip_invalid: str) -> list[str]:
+        """Send one part as Arrow, or as JSON to a server that does not take Arrow."""
+        if self._address.url not in self._json_only:
+            body = _arrow_batch(part)
+            if body is not None:
+                response = self._request(
+                    "POST",
+                    "/batches",
+                    params={"skip_invalid": skip_invalid},
+                    data=body,
+                    content_type=ARROW_STREAM,
+                    answer_statuses=(400, 404, 415),
+                )
+                if not _refuses_arrow(response):
+                    if response.status_code >= 400:
+                        raise self._error(response)
+                    return list(response.json()["warnings"])
+                # refused unread (nothing was written): this server gets JSON from now on
+                self._json_only.add(self._address.url)
+        answer = self._send("POST", "/batches", wire_batch(part), skip_invalid=skip_invalid)
+        return list(answer["warnings"])
 
     def _append_logged_model_record(self, run_id: str, model: dict[str, Any]) -> None:
         self._send("POST", f"/runs/{_path_arg(run_id)}/logged-model-records", {"model": model})
@@ -505,15 +543,28 @@ class RestStore(RestRegistryMixin, AbstractStore):
         max_results: int,
         order_by: list[str] | None,
     ) -> Any:
-        table = self._arrow(
-            "/run-frame",
-            experiment_id=_ids(experiment_ids),
-            filter=filter_string,
-            view_type=view_type,
-            max_results=max_results,
-            order_by=order_by,
-        )
-        return table.to_pandas()
+        tables = []
+        rows, token = 0, None
+        while True:
+            # pages of at most the route's limit, until the runs asked for (or all) are in
+            table = self._arrow(
+                "/run-frame",
+                experiment_id=_ids(experiment_ids),
+                filter=filter_string,
+                view_type=view_type,
+                max_results=min(self.run_frame_page_size, max_results - rows),
+                order_by=order_by,
+                page_token=token,
+            )
+            tables.append(table)
+            rows += table.num_rows
+            token = (table.schema.metadata or {}).get(b"next_page_token")
+            if not token or rows >= max_results:
+                break
+            token = token.decode()
+        if len(tables) == 1:
+            return tables[0].to_pandas()
+        return _frame_of_pages(tables)
 
     def _list_artifacts(self, run_id: str, path: str) -> list[ArtifactInfo]:
         data = self._get(f"/runs/{_path_arg(run_id)}/artifacts", path=path)
@@ -610,6 +661,56 @@ class RestStore(RestRegistryMixin, AbstractStore):
     def _gc(self, older_than_ms: int | None) -> dict[str, Any]:
         result: dict[str, Any] = self._send("POST", "/gc", {"older_than_ms": older_than_ms})
         return result
+
+
+def _arrow_batch(part: WriteBatch) -> bytes | None:
+    """The part as an Arrow IPC stream, or None if a value would not travel unchanged (it goes
+    as JSON then, and the server names the bad field as it always has)."""
+    from .. import wire
+
+    try:
+        return wire.encode(part)
+    except wire.WireError:
+        return None
+
+
+def _refuses_arrow(response: Any) -> bool:
+    """Whether a server answered an Arrow batch by not taking Arrow at all (nothing written):
+    415, a 404 that is not one of our errors (no such route for this type), or the 400 with
+    which servers before Arrow batches refuse any body that is not JSON."""
+    status = response.status_code
+    if status == 415:
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code = body.get("error_code") if isinstance(body, dict) else None
+    if status == 404:
+        return code is None
+    message = str(body.get("message", "")) if isinstance(body, dict) else ""
+    return status == 400 and message.startswith("request body is not valid JSON")
+
+
+_FRAME_KINDS = ("metrics.", "params.", "tags.")
+
+
+def _frame_of_pages(tables: list[Any]) -> Any:
+    """The run frame's pages as one DataFrame, columns in the frame's order (the run's
+    attributes, then ``metrics.*``, ``params.*``, ``tags.*``, each sorted by key); a column that
+    only some pages have is null in the others."""
+    import pyarrow as pa
+
+    table = pa.concat_tables(
+        [t.replace_schema_metadata(None) for t in tables], promote_options="default"
+    )
+    names = table.column_names
+    attributes = [n for n in names if not n.startswith(_FRAME_KINDS)]
+    logged = sorted(
+        (n for n in names if n.startswith(_FRAME_KINDS)),
+        key=lambda n: (_FRAME_KINDS.index(n.split(".", 1)[0] + "."), n.split(".", 1)[1].encode()),
+    )
+    return table.select(attributes + logged).to_pandas()
 
 
 def _local_target(root: Path, folder: str, entry: Any) -> str:

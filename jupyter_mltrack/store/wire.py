@@ -1,0 +1,311 @@
+"""A :class:`WriteBatch` as one Arrow IPC stream: the kernel → server form of a flush.
+
+The stream holds one record batch of one row. Each kind of row (every list field of
+:class:`WriteBatch`: ``metrics``, ``metric_series``, ``params``, …, ``runs``) is a column of type
+``list<struct<…>>`` whose struct fields are the row type's fields, named and typed from its
+annotations (``str`` → string, ``int`` → int64, ``float`` → float64, ``X | None`` nullable);
+``batch_id`` is a string column. A metric series' points are ``list<double>`` /
+``list<int64>`` fields of its struct, built from offsets over the concatenated columns, so a
+million points cost a few array copies and no Python object per point. The schema is derived
+from :mod:`.batch` when this module loads: a kind added to :class:`WriteBatch` travels without
+a change here, unless a field is typed ``Any`` (then it needs an entry in :data:`POINT_COLUMNS`).
+
+Decoding is in two steps. :func:`read_rows` checks the stream's shape (an Arrow IPC stream, one
+row, known kinds, each with exactly its fields and their types) and gives back the document
+:meth:`WriteBatch.to_json` would have made, except that point columns are numpy arrays; the
+server checks every value of it with the same functions as a JSON batch
+(:func:`jupyter_mltrack.server.parsing.batch_from_arrow`). :func:`decode` builds the batch from
+it unchecked, for trusted input.
+
+Imported only when a batch is first encoded or decoded (it loads pyarrow and numpy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import types
+import typing
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import MltrackError
+from .batch import WriteBatch
+
+#: the media type of the stream (``Content-Type`` of a ``/batches`` request)
+MEDIA_TYPE = "application/vnd.apache.arrow.stream"
+
+#: fields the row types annotate as ``Any`` (arrays or lists): the element type of each
+POINT_COLUMNS: dict[tuple[str, str], pa.DataType] = {
+    ("metric_series", "values"): pa.float64(),
+    ("metric_series", "steps"): pa.int64(),
+    ("metric_series", "timestamps"): pa.int64(),
+}
+
+_SCALARS: dict[type, pa.DataType] = {str: pa.string(), int: pa.int64(), float: pa.float64()}
+# what a Python value must be to go into a column of each type unchanged (pyarrow would turn
+# 1.5 into 1 in an int64 column; a bool is no number here, as in the JSON form)
+_PYTHON_TYPES: dict[pa.DataType, tuple[type, ...]] = {
+    pa.string(): (str,),
+    pa.int64(): (numbers.Integral,),
+    pa.float64(): (numbers.Real,),
+}
+
+
+class WireError(MltrackError):
+    """A batch that cannot travel as Arrow unchanged (a value of another type than its field's):
+    the client sends it as JSON instead, and the server names the bad field."""
+
+
+class Kind(NamedTuple):
+    """One kind of row: the WriteBatch field, its row type and the row's fields."""
+
+    name: str
+    row_type: type
+    fields: tuple[str, ...]
+    types: tuple[pa.DataType, ...]
+    #: rows travel as objects (a dataclass such as Cell) rather than lists (named tuples)
+    as_object: bool
+
+    @property
+    def struct(self) -> pa.StructType:
+        return pa.struct([pa.field(f, t) for f, t in zip(self.fields, self.types)])
+
+
+def _column_type(kind: str, name: str, hint: Any) -> pa.DataType:
+    if (kind, name) in POINT_COLUMNS:
+        return pa.list_(POINT_COLUMNS[kind, name])
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1
+    base = args[0] if optional else hint
+    if base not in _SCALARS:
+        raise TypeError(f"WriteBatch.{kind} field {name} ({hint}) has no Arrow type in wire.py")
+    return _SCALARS[base]
+
+
+def _kinds() -> tuple[Kind, ...]:
+    hints = typing.get_type_hints(WriteBatch)
+    kinds = []
+    for f in dataclasses.fields(WriteBatch):
+        if typing.get_origin(hints[f.name]) is not list:
+            continue
+        (row_type,) = typing.get_args(hints[f.name])
+        row_hints = typing.get_type_hints(row_type)
+        as_object = dataclasses.is_dataclass(row_type)
+        names = (
+            tuple(x.name for x in dataclasses.fields(row_type))
+            if as_object
+            else tuple(row_type._fields)
+        )
+        kinds.append(
+            Kind(
+                f.name,
+                row_type,
+                names,
+                tuple(_column_type(f.name, n, row_hints[n]) for n in names),
+                as_object,
+            )
+        )
+    return tuple(kinds)
+
+
+#: every kind of row, in WriteBatch's order
+KINDS: tuple[Kind, ...] = _kinds()
+_BY_NAME = {kind.name: kind for kind in KINDS}
+SCHEMA = pa.schema(
+    [pa.field(k.name, pa.list_(k.struct), nullable=False) for k in KINDS]
+    + [pa.field("batch_id", pa.string())]
+)
+
+
+# encoding ------------------------------------------------------------------------------------
+
+
+def encode(batch: WriteBatch) -> bytes:
+    """The batch as one Arrow IPC stream.
+
+    Raises
+    ------
+    WireError
+        A value that Arrow would not carry unchanged (a float where an integer belongs, a
+        number where text belongs…): send the batch as JSON instead.
+    """
+    arrays = [_kind_array(kind, getattr(batch, kind.name)) for kind in KINDS]
+    arrays.append(pa.array([batch.batch_id], pa.string()))
+    record = pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, SCHEMA) as writer:  # writes without the GIL
+        writer.write_batch(record)
+    return sink.getvalue().to_pybytes()
+
+
+def _kind_array(kind: Kind, rows: list[Any]) -> pa.Array:
+    """One row of the kind's column: a list of structs, built column by column."""
+    children = []
+    for i, (name, arrow_type) in enumerate(zip(kind.fields, kind.types)):
+        values = [getattr(r, name) for r in rows] if kind.as_object else [r[i] for r in rows]
+        where = f"{kind.name} {name}"
+        if pa.types.is_list(arrow_type):
+            children.append(_points_array(values, arrow_type.value_type, where))
+        else:
+            children.append(_scalar_array(values, arrow_type, where))
+    struct = pa.StructArray.from_arrays(children, fields=list(kind.struct))
+    return pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), struct)
+
+
+def _scalar_array(values: list[Any], arrow_type: pa.DataType, where: str) -> pa.Array:
+    allowed = _PYTHON_TYPES[arrow_type]
+    for value in values:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, allowed)):
+            raise WireError(f"{where}: {type(value).__name__} {value!r} is not {arrow_type}")
+    try:
+        return pa.array(values, arrow_type)
+    except (pa.ArrowException, OverflowError) as exc:
+        raise WireError(f"{where}: {exc}") from None
+
+
+def _points_array(columns: list[Any], value_type: pa.DataType, where: str) -> pa.Array:
+    """Many rows' point columns (arrays or lists) as one list array: the columns concatenated,
+    and offsets from their lengths."""
+    kinds = "f" if value_type == pa.float64() else ""
+    parts = []
+    for column in columns:
+        array = np.asarray(column)
+        if array.ndim != 1 or (len(array) and array.dtype.kind not in kinds + "iu"):
+            raise WireError(f"{where}: not a column of {value_type} ({array.dtype})")
+        parts.append(array)
+    offsets = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum([len(p) for p in parts], out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise WireError(f"{where}: {offsets[-1]} points are more than one request carries")
+    dtype = np.float64 if kinds else np.int64
+    flat = np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(flat, value_type))
+
+
+# decoding ------------------------------------------------------------------------------------
+
+
+def read_rows(data: bytes) -> dict[str, Any]:
+    """The stream as :meth:`WriteBatch.to_json` would write it, its shape checked.
+
+    Rows are lists (objects for dataclass kinds) of plain Python values, except point columns,
+    which are numpy arrays (read-only views of ``data`` where no value is null). Kinds missing
+    from the stream are empty, as in the JSON form. Values are not checked here beyond their
+    Arrow types: see :func:`jupyter_mltrack.server.parsing.batch_from_arrow`.
+
+    Raises
+    ------
+    MltrackError
+        INVALID_PARAMETER_VALUE: not an Arrow IPC stream, cut short, not exactly one record
+        batch of one row, an unknown kind, a kind without some field or with another type.
+    """
+    record = _one_record(data)
+    out: dict[str, Any] = {}
+    unknown = sorted(set(record.schema.names) - set(_BY_NAME) - {"batch_id"})
+    if unknown:
+        raise MltrackError(
+            f"unknown field(s) in batch: {', '.join(unknown)}; "
+            f"known: {', '.join([*_BY_NAME, 'batch_id'])}"
+        )
+    if len(set(record.schema.names)) != len(record.schema.names):
+        raise MltrackError("batch has a field twice")
+    for i, field in enumerate(record.schema):
+        if field.name == "batch_id":
+            if field.type not in (pa.string(), pa.null()):
+                raise MltrackError(f"batch batch_id must be a string, got {field.type}")
+            out["batch_id"] = record.column(i)[0].as_py()
+        else:
+            out[field.name] = _kind_rows(_BY_NAME[field.name], field.type, record.column(i))
+    return out
+
+
+def decode(data: bytes) -> WriteBatch:
+    """Inverse of :func:`encode`, for trusted input (the server checks: ``batch_from_arrow``)."""
+    rows = read_rows(data)
+    batch = WriteBatch(batch_id=rows.pop("batch_id", None))
+    for name, kind_rows in rows.items():
+        row_type = _BY_NAME[name].row_type
+        built = [row_type(**r) if isinstance(r, dict) else row_type(*r) for r in kind_rows]
+        setattr(batch, name, built)
+    return batch
+
+
+def _one_record(data: bytes) -> pa.RecordBatch:
+    try:
+        reader = pa.ipc.open_stream(data)
+        records = list(reader)
+    except (pa.ArrowException, ValueError, OSError) as exc:
+        raise MltrackError(f"request body is not an Arrow IPC stream: {exc}") from None
+    if len(records) != 1 or records[0].num_rows != 1:
+        rows = sum(r.num_rows for r in records)
+        raise MltrackError(
+            f"an Arrow batch must be one record batch of one row, got {len(records)} "
+            f"record batch(es) of {rows} row(s)"
+        )
+    record = records[0]
+    try:
+        # offsets within bounds, text valid UTF-8: what reading the columns below relies on
+        record.validate(full=True)
+    except pa.ArrowException as exc:
+        raise MltrackError(f"request body is not a valid Arrow record batch: {exc}") from None
+    return record
+
+
+def _kind_rows(kind: Kind, arrow_type: pa.DataType, column: pa.Array) -> list[Any]:
+    _check_type(kind, arrow_type)
+    if column.null_count:
+        raise MltrackError(f"batch {kind.name} must be a list, got null")
+    items = column.flatten()  # the one row's structs
+    if items.null_count:
+        first = next(i for i, valid in enumerate(items.is_valid().to_pylist()) if not valid)
+        raise MltrackError(
+            f"batch {kind.name}[{first}] must be {'an object' if kind.as_object else 'a list'} "
+            f"of the fields {', '.join(kind.fields)}, got null"
+        )
+    names = [f.name for f in items.type]
+    children = dict(zip(names, items.flatten()))
+    columns = [_values(children[name]) for name in kind.fields]
+    if kind.as_object:
+        return [dict(zip(kind.fields, row)) for row in zip(*columns)]
+    return [list(row) for row in zip(*columns)]
+
+
+def _check_type(kind: Kind, arrow_type: pa.DataType) -> None:
+    if not pa.types.is_list(arrow_type) or not pa.types.is_struct(arrow_type.value_type):
+        raise MltrackError(f"batch {kind.name} must be a list of structs, got {arrow_type}")
+    struct = arrow_type.value_type
+    names = [struct.field(i).name for i in range(struct.num_fields)]
+    missing = [f for f in kind.fields if f not in names]
+    extra = sorted(set(names) - set(kind.fields))
+    if missing or extra or len(names) != len(set(names)):
+        raise MltrackError(
+            f"batch {kind.name} rows must have exactly the fields {', '.join(kind.fields)}"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; unknown {', '.join(extra)}" if extra else "")
+        )
+    for name, expected in zip(kind.fields, kind.types):
+        actual = struct.field(name).type
+        same = (
+            pa.types.is_list(actual) and actual.value_type.equals(expected.value_type)
+            if pa.types.is_list(expected)
+            else actual.equals(expected) or actual.equals(pa.null())
+        )
+        if not same:
+            raise MltrackError(f"batch {kind.name} field {name} must be {expected}, got {actual}")
+
+
+def _values(child: pa.Array) -> list[Any]:
+    """A struct field's values: Python values, or for a point column one numpy array per row
+    (Python lists, Nones included, where a row or a point is null, for the checks to name it)."""
+    if not pa.types.is_list(child.type):
+        return child.to_pylist()
+    points = child.flatten()  # the points the rows hold, in row order
+    if child.null_count or points.null_count:
+        return child.to_pylist()  # refused by the checks, which name the row
+    flat = points.to_numpy()  # no nulls: a view of the request body
+    offsets = child.offsets.to_numpy()
+    offsets = offsets - offsets[0]
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(child))]
