@@ -116,6 +116,22 @@ def _is_interrupt(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.InterruptException)
 
 
+def _is_invalidating(exc: BaseException) -> bool:
+    """Whether DuckDB invalidated the database behind this error.
+
+    A fatal error (``FatalException``: a checkpoint or WAL write that fails on a full disk, an
+    fsync that fails) invalidates the database instance, and so does an internal error met
+    while executing or committing (``InternalException``). From then on every statement, even
+    ``ROLLBACK``, raises ``FatalException`` ("database has been invalidated because of a
+    previous fatal error…") until every connection to the file is closed and it is reopened.
+    """
+    import duckdb
+
+    if isinstance(exc, (duckdb.FatalException, duckdb.InternalException)):
+        return True
+    return isinstance(exc, duckdb.Error) and "database has been invalidated" in str(exc)
+
+
 def _is_lock_conflict(exc: Exception) -> bool:
     text = str(exc)
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set" in text)
@@ -214,6 +230,7 @@ class Connector:
         self._last_used = 0.0
         self._closer: threading.Thread | None = None
         self._depth = 0  # nesting of connect() in the thread that holds the lock
+        self._unusable = False  # the connection is closed when the outermost connect() ends
         self.schema_version_found: int | None = None
 
     @contextlib.contextmanager
@@ -222,6 +239,13 @@ class Connector:
 
         Inside :func:`query_deadline`, the outermost ``connect`` of the thread is interrupted
         at the deadline and raises INVALID_PARAMETER_VALUE.
+
+        When DuckDB invalidates the database (a fatal error such as a checkpoint failing on a
+        full disk), the call raises STORE_UNAVAILABLE and the connection is closed: the next
+        call reopens the file, so one such event does not stop a long-lived owner (the
+        tracking server) until it restarts. DuckDB keeps a transaction whole or not at all, so
+        the failed call left nothing half-written; it may be retried (a write batch sent again
+        with its id is applied once).
         """
         with self._lock:
             if self._con is None:
@@ -243,12 +267,23 @@ class Connector:
                         "and was stopped; narrow the filter or ask for fewer results",
                         ErrorCode.INVALID_PARAMETER_VALUE,
                     ) from None
+                if _is_invalidating(exc):
+                    self._unusable = True
+                    if self._depth == 1:
+                        raise MltrackError(
+                            f"the store database {self.db_path} failed and was closed; it "
+                            "reopens on the next call. This call may not have been saved: "
+                            f"retry it (if the disk is full, free space first). DuckDB: {exc}",
+                            ErrorCode.STORE_UNAVAILABLE,
+                        ) from exc
                 raise
             finally:
                 self._depth -= 1
                 if interrupter is not None:
                     interrupter.disarm()
                 self._last_used = time.monotonic()
+                if self._depth == 0 and self._unusable:
+                    self._discard()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -258,7 +293,13 @@ class Connector:
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                try:
+                    con.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 - the error that failed the call is reported
+                    # An invalidated database refuses even ROLLBACK. A connection that may
+                    # still hold an open transaction is not used again (closing it rolls the
+                    # transaction back).
+                    self._unusable = True
                 raise
             con.execute("COMMIT")
 
@@ -269,6 +310,14 @@ class Connector:
                 self._con.close()
                 self._con = None
 
+    def _discard(self) -> None:
+        """Drop a connection that must not be used again (the next call opens a new one)."""
+        con, self._con = self._con, None
+        self._unusable = False
+        if con is not None:
+            with contextlib.suppress(Exception):  # an invalidated database may refuse to close
+                con.close()
+
     def _open_with_retry(self) -> Any:
         import duckdb
 
@@ -277,8 +326,10 @@ class Connector:
         while True:
             try:
                 con = duckdb.connect(str(self.db_path))
-            except duckdb.IOException as exc:
-                if not _is_lock_conflict(exc):
+            except duckdb.Error as exc:
+                # not only IOException: replaying the WAL of a database that failed can raise
+                # a fatal or internal error, which is the store being unavailable too
+                if not isinstance(exc, duckdb.IOException) or not _is_lock_conflict(exc):
                     raise MltrackError(
                         f"cannot open the store database {self.db_path}: {exc}",
                         ErrorCode.STORE_UNAVAILABLE,
@@ -304,8 +355,15 @@ class Connector:
                 continue
             try:
                 found = migrate(con)
-            except BaseException:
+            except BaseException as exc:
                 con.close()
+                if _is_invalidating(exc):
+                    # another connection of this process still holds the invalidated database
+                    # (DuckDB shares one instance per file within a process)
+                    raise MltrackError(
+                        f"cannot open the store database {self.db_path}: {exc}",
+                        ErrorCode.STORE_UNAVAILABLE,
+                    ) from exc
                 raise
             if self.schema_version_found is None:
                 self.schema_version_found = found
