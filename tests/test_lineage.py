@@ -220,7 +220,9 @@ def test_a_new_session_marks_runs_of_dead_processes_killed(tmp_path):
     store = tmp_path / "store"
     orphan = start_orphan(store)
     # starting a session on the store reaps the orphan
-    mine = MltrackClient(store).create_run(run_name="alive")  # this process: still alive
+    client = MltrackClient(store)
+    mine = client.create_run(run_name="alive")  # this process: still alive
+    client.flush()
     raw = DuckDBStore(store)
     assert raw.get_run(orphan).info.status == "KILLED"
     got = raw.get_run(orphan)

@@ -146,8 +146,11 @@ def test_run_errors_have_the_same_codes(store: AbstractStore) -> None:
     assert _code(store.get_run, "no-such-run") == ErrorCode.RESOURCE_DOES_NOT_EXIST
     assert _code(store.update_run, run_id, "SLEEPING") == ErrorCode.INVALID_PARAMETER_VALUE
     assert _code(store.delete_run, "no-such-run") == ErrorCode.RESOURCE_DOES_NOT_EXIST
-    code = _code(store.create_run, exp_id, None, None, _now(), {}, "no-such-parent")
-    assert code == ErrorCode.RESOURCE_DOES_NOT_EXIST
+    # a parent this store does not have (yet) is kept as given, as MLflow does
+    orphan = store.create_run(exp_id, None, None, _now(), {}, "no-such-parent")
+    assert store.get_run(orphan.info.run_id).info.parent_run_id == "no-such-parent"
+    taken = _code(store.create_run, exp_id, None, None, _now(), {}, None, orphan.info.run_id)
+    assert taken == ErrorCode.RESOURCE_ALREADY_EXISTS
     code = _code(store.create_run, "987654", None, None, _now(), {})
     assert code == ErrorCode.RESOURCE_DOES_NOT_EXIST
     assert _code(store.get_metric_history, "no-such-run", "m") == ErrorCode.RESOURCE_DOES_NOT_EXIST

@@ -240,6 +240,7 @@ def test_search_runs_dataframe_columns_and_filters(store: Path) -> None:
     exp = mlt.set_experiment("search")
     ids = {}
     for i, model in enumerate(["rf", "svm", "rf", "knn"]):
+        time.sleep(0.002)  # start times are milliseconds: "newest first" needs them distinct
         with mlt.start_run(run_name=f"r{i}") as run:
             mlt.log_params({"model": model, "i": i})
             mlt.log_metric("acc", 0.5 + i / 10)

@@ -19,6 +19,7 @@ def write_artifact(
 ) -> str:
     """Store ``data`` as the artifact ``path`` of a run (ended or not); return the path."""
     rel = check_artifact_path(path, "artifact path")
+    session.ensure_stored(run_id)  # a run still in the buffer has no folder in the store yet
     written, size, media = session.store.save_artifact_bytes(run_id, rel, data)
     session.buffer.add_artifacts([ArtifactRow(run_id, written, size, media, cell_id, now_ms())])
     return written

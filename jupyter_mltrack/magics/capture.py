@@ -247,6 +247,7 @@ class CellRecorder:
         from ..store.duckdb.lineage_queries import run_facts
         from ..store.duckdb.store import DuckDBStore
 
+        session.flush()  # runs started in the cell may still be in the buffer
         if isinstance(session.store, DuckDBStore):
             return run_facts(session.store, run_ids)
         out = {}

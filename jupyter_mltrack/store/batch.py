@@ -148,6 +148,11 @@ class WriteBatch:
             + len(self.runs)
         )
 
+    def extend(self, other: WriteBatch) -> None:
+        """Append every row of ``other`` (kept in order, kind by kind)."""
+        for kind in _KINDS:
+            getattr(self, kind).extend(getattr(other, kind))
+
     def run_ids(self) -> set[str]:
         """Every run the batch writes to."""
         ids: set[str] = set()
@@ -220,6 +225,20 @@ class WriteBatch:
             runs=[RunCreateRow(*r) for r in data.get("runs", [])],
             batch_id=data.get("batch_id"),
         )
+
+
+#: the row lists of a WriteBatch, in the order the store applies them
+_KINDS = (
+    "runs",
+    "metrics",
+    "metric_series",
+    "params",
+    "tags",
+    "artifacts",
+    "inputs",
+    "cells",
+    "run_updates",
+)
 
 
 def new_batch_id() -> str:

@@ -55,13 +55,6 @@ def _id(value: object, what: str) -> str:
     return value
 
 
-def _experiment_id(value: object) -> str:
-    """An experiment id: a non-empty string, or a number (MLflow's ids are numeric strings)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    return _id(value, "experiment id")
-
-
 def _view_type(view_type: object) -> str:
     if view_type not in ViewType.CHOICES:
         raise MltrackError(f"view_type must be one of {', '.join(ViewType.CHOICES)}")
@@ -93,7 +86,7 @@ def _filter(filter_string: object) -> str | None:
 def _experiment_ids(experiment_ids: object) -> list[str]:
     if not isinstance(experiment_ids, list | tuple):
         raise MltrackError(f"experiment ids must be a list, got {experiment_ids!r}")
-    return [_experiment_id(e) for e in experiment_ids]
+    return [rules.check_experiment_id(e) for e in experiment_ids]
 
 
 class AbstractStore(AbstractRegistryStore):
@@ -121,7 +114,7 @@ class AbstractStore(AbstractRegistryStore):
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id."""
-        return self._get_experiment(_experiment_id(experiment_id))
+        return self._get_experiment(rules.check_experiment_id(experiment_id))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment of this name, or None."""
@@ -154,7 +147,7 @@ class AbstractStore(AbstractRegistryStore):
         if name is not None:
             check_name(name, "experiment name")
         checked = _tags(tags, allow_delete=True)
-        self._update_experiment(_experiment_id(experiment_id), name, checked)
+        self._update_experiment(rules.check_experiment_id(experiment_id), name, checked)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give an experiment a new name (RESOURCE_ALREADY_EXISTS if it is taken)."""
@@ -170,14 +163,14 @@ class AbstractStore(AbstractRegistryStore):
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Mark an experiment deleted (its runs stay; ``restore_experiment`` undoes it)."""
-        self._set_experiment_lifecycle(_experiment_id(experiment_id), "deleted")
+        self._set_experiment_lifecycle(rules.check_experiment_id(experiment_id), "deleted")
 
     def restore_experiment(self, experiment_id: str) -> None:
         """Bring a deleted experiment back, with the runs deleted together with it.
 
         Runs deleted on their own before the experiment stay deleted.
         """
-        self._set_experiment_lifecycle(_experiment_id(experiment_id), "active")
+        self._set_experiment_lifecycle(rules.check_experiment_id(experiment_id), "active")
 
     # runs --------------------------------------------------------------------------------------
     def create_run(
@@ -197,7 +190,7 @@ class AbstractStore(AbstractRegistryStore):
         RESOURCE_DOES_NOT_EXIST for a missing experiment; INVALID_STATE in a deleted one;
         RESOURCE_ALREADY_EXISTS for a taken run id.
         """
-        experiment = self.get_experiment(_experiment_id(experiment_id))
+        experiment = self.get_experiment(rules.check_experiment_id(experiment_id))
         rows, run = self.new_run(
             experiment, run_name, user_id, start_time, tags, parent_run_id, run_id
         )

@@ -128,6 +128,15 @@ def deleted_experiment_error(name: str) -> MltrackError:
     )
 
 
+def check_experiment_id(value: object) -> str:
+    """An experiment id: a non-empty string, or a number (MLflow's ids are numeric strings)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise MltrackError(f"experiment id must be a non-empty string, got {value!r}")
+    return value
+
+
 def missing_experiment_error(experiment_id: str) -> MltrackError:
     """The one error for an experiment id the store does not have: RESOURCE_DOES_NOT_EXIST."""
     return MltrackError(

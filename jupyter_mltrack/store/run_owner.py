@@ -63,8 +63,22 @@ def host_id() -> str:
 
 def owner_tags(pid: int | None = None) -> dict[str, str]:
     """The tags that make process ``pid`` (this one by default) the owner of a run."""
-    pid = os.getpid() if pid is None else pid
+    if pid is None:
+        # This process's tags never change while it lives (a fork gets a new pid): every run
+        # it starts reads them from memory instead of /proc.
+        pid = os.getpid()
+        mine = _own_tags.get(pid)
+        if mine is None:
+            mine = _own_tags[pid] = _tags_of(pid)
+        return dict(mine)
     _check_pid(pid)
+    return _tags_of(pid)
+
+
+_own_tags: dict[int, dict[str, str]] = {}
+
+
+def _tags_of(pid: int) -> dict[str, str]:
     tags = {PID_TAG: str(pid), HOST_TAG: socket.gethostname(), HOST_ID_TAG: host_id()}
     start = process_start_token(pid)
     if start is not None:

@@ -89,6 +89,12 @@ class LogBuffer:
     def add_cells(self, cells: list[Cell]) -> None:
         self._extend("cells", cells)
 
+    def add_batch(self, batch: WriteBatch) -> None:
+        """Every row of ``batch`` at once (a flush takes all of it or none of it)."""
+        with self._lock:
+            self._batch.extend(batch)
+            self._points += len(batch.metrics) + sum(len(s.values) for s in batch.metric_series)
+
     def _extend(self, kind: str, rows: list, points: int = 0) -> None:
         with self._lock:
             getattr(self._batch, kind).extend(rows)
@@ -228,6 +234,10 @@ class Flusher:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self.last_error: Exception | None = None
+        # What the store refused since someone last looked: raised to the caller at its next
+        # logging call or flush (the background thread has no caller to raise to).
+        self.refusals: list[str] = []
+        self._refusals_lock = threading.Lock()
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -255,8 +265,12 @@ class Flusher:
                 if self.spool.pending():
                     self.spool.replay(self.store)
                 if len(batch):
-                    for warning in self.store.write_batch(batch, skip_invalid=True):
+                    warnings = self.store.write_batch(batch, skip_invalid=True)
+                    for warning in warnings:
                         log.warning("jupyter-mltrack: %s", warning)
+                    if warnings:
+                        with self._refusals_lock:
+                            self.refusals.extend(warnings)
                 self.last_error = None
             except Exception as exc:  # noqa: BLE001 - whatever failed, the batch must survive
                 self._spool(batch, exc)
@@ -272,6 +286,17 @@ class Flusher:
                 len(batch),
                 path,
             )
+
+    def take_refusals(self) -> list[str]:
+        """The refusals so far, forgotten once taken."""
+        with self._refusals_lock:
+            taken, self.refusals = self.refusals, []
+        return taken
+
+    def wake(self) -> None:
+        """Flush soon, in the background, without waiting for it."""
+        if not self._wake.is_set():  # setting an Event takes its lock; testing it does not
+            self._wake.set()
 
     def stop(self) -> None:
         self._stopped = True

@@ -7,6 +7,7 @@ always reads what it wrote.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -80,8 +81,17 @@ class MltrackClient:
         return self._session.store_dir
 
     def flush(self) -> None:
-        """Make everything logged so far durable."""
+        """Make everything logged so far durable.
+
+        Raises
+        ------
+        MltrackError
+            When the store refused something this process logged since the last ``flush()``
+            (a param another process logged with another value, a run another process deleted):
+            everything else was written; the refused rows were not, and the error names them.
+        """
         self._session.flush()
+        self._session.raise_refusals()
 
     @property
     def store(self) -> AbstractStore:
@@ -162,13 +172,13 @@ class MltrackClient:
         parent_run_id: str | None = None,
         description: str | None = None,
     ) -> Run:
-        """Create a RUNNING run with MLflow's system tags (user, source, run name, parent)."""
-        if run_name is not None:
-            check_name(run_name, "run name")
-        if start_time is not None:
-            check_timestamp(start_time)
-        if parent_run_id is not None:
-            self._session.flush()
+        """Create a RUNNING run with MLflow's system tags (user, source, run name, parent).
+
+        Buffered like everything logged to it: the id is made here and the run reaches the store
+        with the next flush, in one transaction with whatever it logs meanwhile. Everything the
+        store's rules can check without the store is checked now; what only the store can see
+        (another process deleted the experiment) surfaces at the next logging call or flush.
+        """
         user = _user()
         source_name, source_type = _source()
         system = {
@@ -183,17 +193,19 @@ class MltrackClient:
         # git commit and dirtiness, Python and library versions, owning process (never raises)
         found = lineage.collect(source_name)
         system.update(found.tags)
+        session = self._session
+        experiment = session.experiment(rules.check_experiment_id(experiment_id))
         # the run's name (given, from the mlflow.runName tag, or generated) is the store's rule
-        run = self._session.store.create_run(
-            str(experiment_id),
+        rows, run = session.store.new_run(
+            experiment,
             run_name,
             user,
             start_time if start_time is not None else now_ms(),
             {**system, **(tags or {})},
             parent_run_id,
         )
-        self._session.remember(
-            RunState(run.info.run_id, run.info.experiment_id, RunStatus.RUNNING, "active")
+        session.add_new_run(
+            rows, RunState(run.info.run_id, run.info.experiment_id, RunStatus.RUNNING, "active")
         )
         if found.diff:
             try:
@@ -231,19 +243,23 @@ class MltrackClient:
     def set_terminated(
         self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
     ) -> None:
-        """End a run: flush what it logged, then set its status and end time together."""
+        """End a run: its status and end time are written with the next flush, after what it
+        logged (``flush()`` waits for it)."""
         if status not in RunStatus.TERMINAL:
             raise MltrackError(
                 f"end status must be one of {', '.join(RunStatus.TERMINAL)}, got {status!r}"
             )
         if end_time is not None:
             check_timestamp(end_time)
-        state = self._session.run_state(run_id)
+        state = self._session.writable_run(run_id)
         self._session.buffer.add_run_updates(
             [RunUpdateRow(run_id, status, end_time if end_time is not None else now_ms())]
         )
-        self._session.flush()
         state.status = status
+        # Durable at the next flush, which starts now in the background: a sweep of short
+        # runs does not wait for the store once per run, and a run ends in the store (and the
+        # UI) within moments.
+        self._session.flusher.wake()
 
     def update_run(self, run_id: str, name: str | None = None, status: str | None = None) -> Run:
         """Rename a run or change its status."""
@@ -431,6 +447,7 @@ class MltrackClient:
         self._session.writable_run(run_id)
         if not Path(local_path).is_file():
             raise MltrackError(f"log_artifact: {local_path} is not a file")
+        self._session.ensure_stored(run_id)
         self._index(
             run_id, self._session.store.save_artifact_files(run_id, Path(local_path), artifact_path)
         )
@@ -442,12 +459,14 @@ class MltrackClient:
         self._session.writable_run(run_id)
         if not Path(local_dir).is_dir():
             raise MltrackError(f"log_artifacts: {local_dir} is not a folder")
+        self._session.ensure_stored(run_id)
         self._index(
             run_id, self._session.store.save_artifact_files(run_id, Path(local_dir), artifact_path)
         )
 
     def _log_bytes(self, run_id: str, artifact_file: str, data: bytes) -> None:
         self._session.writable_run(run_id)
+        self._session.ensure_stored(run_id)  # the store writes files where the run's row says
         self._index(run_id, [self._session.store.save_artifact_bytes(run_id, artifact_file, data)])
 
     def _check_file(self, run_id: str, artifact_file: str) -> str:
@@ -592,6 +611,7 @@ def _metric_series(metrics: Iterable[Metric]) -> dict[str, tuple[list, list, lis
     return series
 
 
+@functools.cache
 def _user() -> str:
     try:
         return getpass.getuser()

@@ -203,11 +203,7 @@ def git_info(path: str | os.PathLike[str] | None = None) -> GitInfo | None:
     """
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise MltrackError(f"path must be a str or path, got {type(path).__name__}")
-    target = Path(path) if path is not None else Path.cwd()
-    source_file = str(target.resolve()) if target.is_file() else None
-    if target.is_file() or not target.exists():
-        target = target.parent
-    cwd = str(target.resolve()) if target.exists() else os.getcwd()
+    source_file, cwd = _where(os.fspath(path) if path is not None else None)
     key = source_file or cwd
     now = time.monotonic()
     cached = _git_cache.get(key)
@@ -223,6 +219,29 @@ def git_info(path: str | os.PathLike[str] | None = None) -> GitInfo | None:
     with _git_lock:
         _git_cache[key] = (now, _stamp(info.root if info is not None else cwd), info)
     return info
+
+
+def _where(path: str | None) -> tuple[str | None, str]:
+    """(the source file, resolved, if ``path`` is one; the folder git runs in) for ``path``.
+
+    Remembered per path for as long as the git answers are (resolving a path costs a system
+    call per component, and every new run asks).
+    """
+    now = time.monotonic()
+    key = path if path is not None else os.getcwd()
+    known = _where_cache.get(key)
+    if known is not None and now - known[0] < GIT_CACHE_TTL_S:
+        return known[1], known[2]
+    target = Path(key)
+    source_file = str(target.resolve()) if target.is_file() else None
+    if target.is_file() or not target.exists():
+        target = target.parent
+    cwd = str(target.resolve()) if target.exists() else os.getcwd()
+    _where_cache[key] = (now, source_file, cwd)
+    return source_file, cwd
+
+
+_where_cache: dict[str, tuple[float, str | None, str]] = {}
 
 
 def git_enabled() -> bool:
@@ -243,6 +262,8 @@ def clear_cache() -> None:
     """Forget cached git answers and library versions (tests, or after installing packages)."""
     with _git_lock:
         _git_cache.clear()
+        _where_cache.clear()
+        _libraries_cache.clear()
     _versions.clear()
 
 
@@ -280,6 +301,18 @@ def imported_library_versions() -> dict[str, str]:
     return out
 
 
+def _libraries_json() -> str:
+    """:func:`imported_library_versions` as JSON, made again only when a library was imported."""
+    present = tuple(name for name in MAIN_LIBRARIES if name in sys.modules)
+    known = _libraries_cache.get(present)
+    if known is None:
+        known = _libraries_cache[present] = json.dumps(imported_library_versions(), sort_keys=True)
+    return known
+
+
+_libraries_cache: dict[tuple[str, ...], str] = {}
+
+
 def notebook_path() -> str | None:
     """The notebook this kernel runs, when Jupyter says (it sets ``JPY_SESSION_NAME``)."""
     name = os.environ.get("JPY_SESSION_NAME", "").strip()
@@ -295,7 +328,7 @@ def collect(source: str | None = None) -> Lineage:
     try:
         result.tags.update(owner_tags())  # the owning process, for the reaper
         result.tags["mltrack.python.version"] = platform.python_version()
-        result.tags["mltrack.libraries"] = json.dumps(imported_library_versions(), sort_keys=True)
+        result.tags["mltrack.libraries"] = _libraries_json()
         notebook = notebook_path()
         if notebook:
             result.tags["mltrack.notebook"] = notebook

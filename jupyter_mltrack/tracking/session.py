@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import resolve_store_dir
-from ..entities import RunStatus
+from ..entities import Experiment, RunStatus
 from ..errors import MltrackError
 from ..store import open_store, rules
+from ..store.batch import WriteBatch
 from ..store.contract import AbstractStore
 from ..store.duckdb import liveness
 from .buffer import DEFAULT_FLUSH_INTERVAL_S, Flusher, LogBuffer, Spool
@@ -45,19 +46,63 @@ class TrackingSession:
         self.flusher.start()
         self._runs: dict[str, RunState] = {}
         self._runs_lock = threading.Lock()
+        # runs created in the buffer and perhaps not yet in the store
+        self._unstored: set[str] = set()
+        # active experiments this process started runs in, so starting one needs no read
+        self._experiments: dict[str, Experiment] = {}
 
     def flush(self) -> None:
-        """Make everything logged so far durable."""
+        """Make everything logged so far durable (refusals: see :meth:`raise_refusals`)."""
+        with self._runs_lock:
+            written = set(self._unstored)
         self.flusher.flush()
+        with self._runs_lock:
+            self._unstored -= written
+
+    def raise_refusals(self) -> None:
+        """Raise, once, what the store refused of this process's buffered writes.
+
+        Called by the public ``flush()``: a read or an end of run flushes too, but must not fail
+        for a refusal of other data (the flusher has logged a warning for each already).
+        """
+        refused = self.flusher.take_refusals()
+        if refused:
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise MltrackError(f"the store refused buffered data: {refused[0]}{more}")
+
+    def ensure_stored(self, run_id: str) -> None:
+        """Flush when ``run_id`` was created in the buffer, so the store has the run."""
+        if run_id in self._unstored:
+            self.flush()
+
+    def add_new_run(self, batch: WriteBatch, state: RunState) -> None:
+        """Buffer a run's creation (:meth:`AbstractStore.new_run`'s rows) and remember it."""
+        with self._runs_lock:
+            self._runs[state.run_id] = state
+            self._unstored.add(state.run_id)
+        self.buffer.add_batch(batch)
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        """An experiment to start runs in, read from the store the first time.
+
+        The store checks again when the run is written (another process may delete it).
+        """
+        found = self._experiments.get(experiment_id)
+        if found is None:
+            found = self.store.get_experiment(experiment_id)
+            if found.lifecycle_stage == "active":
+                self._experiments[experiment_id] = found
+        return found
 
     def remember(self, state: RunState) -> None:
         with self._runs_lock:
             self._runs[state.run_id] = state
 
     def forget_runs(self) -> None:
-        """Drop the cached state of every run (re-read from the store on next use)."""
+        """Drop the cached state of every run and experiment (re-read on next use)."""
         with self._runs_lock:
             self._runs.clear()
+            self._experiments.clear()
 
     @property
     def known_run_count(self) -> int:

@@ -13,6 +13,7 @@ Layout of a store directory::
 from __future__ import annotations
 
 import shutil
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
         self.store_dir = Path(store_dir).expanduser().resolve()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.artifact_root = self.store_dir / "artifacts"
+        self._artifact_root_uri: str | None = None
         self.artifact_root.mkdir(exist_ok=True)
         self.db_path = self.store_dir / DB_FILE
         self.connector = Connector(self.db_path, linger=linger)
@@ -98,9 +100,11 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
 
     # runs ----------------------------------------------------------------------------------
     def _run_artifact_uri(self, experiment: Experiment, run_id: str) -> str:
-        return runs.artifact_uri(
-            self.artifact_root, f"{experiment.artifact_location}/{run_id}/artifacts"
-        )
+        # string work only (a run is made per call in a sweep); equal to runs.artifact_uri
+        if self._artifact_root_uri is None:
+            self._artifact_root_uri = self.artifact_root.as_uri()
+        location = urllib.parse.quote(experiment.artifact_location)
+        return f"{self._artifact_root_uri}/{location}/{run_id}/artifacts"
 
     def _get_run(self, run_id: str) -> Run:
         with self.connector.connect() as con:

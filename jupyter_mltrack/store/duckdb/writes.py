@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from ...clock import now_ms
@@ -22,8 +23,10 @@ _METRIC_NAMES = ["run_id", "key", "value", "step", "timestamp", "cell_id"]
 def _arrow(rows: Sequence[tuple], names: list[str], types: list[Any]) -> Any:
     import pyarrow as pa
 
-    columns = list(zip(*rows)) if rows else [() for _ in names]
-    return pa.table([pa.array(col, type=typ) for col, typ in zip(columns, types)], names=names)
+    # tuples straight into a struct array: one pass in C++, about ten times faster than
+    # transposing the rows into columns in Python first
+    struct = pa.struct(list(zip(names, types)))
+    return pa.Table.from_struct_array(pa.array(rows, type=struct))
 
 
 def _with_view(con: Any, name: str, table: Any, sql: str, params: list | None = None) -> None:
@@ -56,9 +59,11 @@ def _metrics_table(batch: WriteBatch) -> Any:
             return pa.DictionaryArray.from_arrays(pa.array(owners), dictionary).cast(pa.string())
 
         def numbers(position: int, dtype: Any) -> Any:
-            return np.concatenate(
-                [np.asarray(s[position], dtype=dtype) for s in batch.metric_series]
-            )
+            columns: list[Any] = [s[position] for s in batch.metric_series]
+            if all(type(c) is list for c in columns):
+                # many short lists (a point or two per run in a sweep): one pass, no array each
+                return np.fromiter(chain.from_iterable(columns), dtype, int(lengths.sum()))
+            return np.concatenate([np.asarray(c, dtype=dtype) for c in columns])
 
         parts.append(
             pa.table(
@@ -245,19 +250,38 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
                 "FROM batch_metrics"
             )
             # Latest = highest step, then newest timestamp (MLflow's rule); only a newer point
-            # replaces the stored one, so batches that arrive out of order stay correct.
-            con.execute(
-                "INSERT INTO latest_metrics "
+            # replaces the stored one, so batches that arrive out of order stay correct. Runs
+            # created in this batch have no stored latest value: a plain insert, no conflict
+            # check, for them.
+            metric_runs = {r.run_id for r in batch.metrics}
+            metric_runs.update(s.run_id for s in batch.metric_series)
+            fresh = sorted(metric_runs & new)
+            older = sorted(metric_runs - new)
+            latest_sql = (
                 "SELECT run_id, key, p.v, p.s, p.t, p.c FROM ("
                 "  SELECT run_id, key, arg_max("
                 "    {'v': value, 's': step, 't': timestamp, 'c': cell_id},"
                 "    {'s': step, 't': timestamp, 'v': value}) AS p"
-                "  FROM batch_metrics GROUP BY run_id, key) "
-                "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, "
-                "step = excluded.step, timestamp = excluded.timestamp, cell_id = excluded.cell_id "
-                "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
-                "AND excluded.timestamp >= latest_metrics.timestamp)"
+                "  FROM batch_metrics {where} GROUP BY run_id, key)"
             )
+            if fresh:
+                where = "WHERE list_contains(?, run_id)" if older else ""
+                con.execute(
+                    "INSERT INTO latest_metrics " + latest_sql.replace("{where}", where),
+                    [fresh] if older else [],
+                )
+            if older:
+                where = "WHERE list_contains(?, run_id)" if fresh else ""
+                con.execute(
+                    "INSERT INTO latest_metrics "
+                    + latest_sql.replace("{where}", where)
+                    + " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, "
+                    "step = excluded.step, timestamp = excluded.timestamp, "
+                    "cell_id = excluded.cell_id WHERE excluded.step > latest_metrics.step "
+                    "OR (excluded.step = latest_metrics.step "
+                    "AND excluded.timestamp >= latest_metrics.timestamp)",
+                    [older] if fresh else [],
+                )
         finally:
             con.unregister("batch_metrics")
 
@@ -284,13 +308,19 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
                 "DELETE FROM tags WHERE (run_id, key) IN "
                 "(SELECT (run_id, key) FROM batch_tag_deletes)",
             )
+        # a new run's tags cannot replace anything: a plain insert skips the conflict check
+        for rows, verb in (
+            ([r for r in sets if r.run_id in new], "INSERT"),
+            ([r for r in sets if r.run_id not in new], "INSERT OR REPLACE"),
+        ):
+            if rows:
+                _with_view(
+                    con,
+                    "batch_tags",
+                    _arrow(rows, ["run_id", "key", "value", "cell_id"], [pa.string()] * 4),
+                    f"{verb} INTO tags SELECT run_id, key, value, cell_id FROM batch_tags",
+                )
         if sets:
-            _with_view(
-                con,
-                "batch_tags",
-                _arrow(sets, ["run_id", "key", "value", "cell_id"], [pa.string()] * 4),
-                "INSERT OR REPLACE INTO tags SELECT run_id, key, value, cell_id FROM batch_tags",
-            )
             renames = [
                 (r.run_id, r.value)
                 for r in sets
