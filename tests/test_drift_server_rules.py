@@ -1,9 +1,11 @@
-"""The store's rules reach both REST faces unchanged, on a real server.
+"""The store's rules reach both REST faces, on a real server.
 
 - A deleted run is INVALID_STATE (:func:`jupyter_mltrack.store.rules.deleted_run_error`)
-  whichever route writes to it, native or MLflow.
-- A page size is checked once, by the store: every search route answers a bad ``max_results``
-  with :func:`jupyter_mltrack.validation.check_max_results`'s message and the store's limit.
+  whichever native route writes to it; MLflow's routes refuse the same writes with MLflow's
+  code and text (INVALID_PARAMETER_VALUE, "The run … must be in the 'active' state").
+- A page size is checked once, by the store: every native search route answers a bad
+  ``max_results`` with :func:`jupyter_mltrack.validation.check_max_results`'s message and the
+  store's limit; MLflow's run search refuses the same values, in MLflow's words.
 """
 
 from __future__ import annotations
@@ -58,9 +60,10 @@ def test_writing_to_a_deleted_run_is_invalid_state_on_every_route(
         ("runs/set-tag", {"key": "t", "value": "1"}),
         ("runs/log-batch", {"metrics": [{"key": "m", "value": 1.0, "timestamp": now}]}),
     ]
+    not_active = f"The run {run_id} must be in the 'active' state. Current state is deleted."
     for route, body in mlflow_calls:
         answer = mlflow_server.api("POST", route, json={"run_id": run_id, **body})
-        _error(answer, 400, "INVALID_STATE", deleted)
+        _error(answer, 400, "INVALID_PARAMETER_VALUE", not_active)
 
 
 @pytest.mark.parametrize(
@@ -92,8 +95,8 @@ def test_native_searches_leave_page_sizes_to_the_store(
 def test_mlflow_run_search_leaves_page_sizes_to_the_store(mlflow_server: MlflowServer) -> None:
     limit = rules.RUNS_MAX_RESULTS
     for bad, message in (
-        (0, "max_results must be a positive integer, got 0"),
-        (limit + 1, f"max_results must be at most {limit}, got {limit + 1}"),
+        (0, "Invalid value 0 for parameter 'max_results' supplied. It must be a positive integer"),
+        (limit + 1, f"Invalid value {limit + 1} for parameter 'max_results' supplied: "),
     ):
         answer = mlflow_server.api(
             "POST", "runs/search", json={"experiment_ids": ["0"], "max_results": bad}

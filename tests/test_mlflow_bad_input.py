@@ -73,15 +73,32 @@ BAD_BODIES = [
     ("runs/create", b"[1, 2]", ("object",)),
     ("runs/create", b"[" * 100_000, ("nested",)),
     ("runs/create", b"\xff\xfe{}", ("json",)),
-    ("runs/create", b'{"experiment_id": "0", "start_time": "yesterday"}', ("start_time",)),
-    ("runs/create", b'{"experiment_id": "abc"}', ("experiment id",)),
-    ("runs/create", b'{"experiment_id": "0", "tags": {"a": "b"}}', ("tags", "list")),
-    ("runs/create", b'{"experiment_id": "0", "tags": [{"key": "bad\\nkey"}]}', ("tag key",)),
-    ("experiments/create", b'{"name": 42}', ("name", "string")),
-    ("experiments/create", b"{}", ("name",)),
-    ("experiments/search", b'{"view_type": "SOME"}', ("view_type",)),
-    ("experiments/search", b'{"max_results": "ten"}', ("max_results",)),
-    ("experiments/search", b'{"max_results": 0}', ("max_results",)),
+    # the texts of MLflow's request validation (see test_mlflow_letter.py)
+    (
+        "runs/create",
+        b'{"experiment_id": "0", "start_time": "yesterday"}',
+        ("""Invalid value "yesterday" for parameter 'start_time' supplied""",),
+    ),
+    ("runs/create", b'{"experiment_id": "abc"}', ("Invalid experiment ID 'abc'",)),
+    (
+        "runs/create",
+        b'{"experiment_id": "0", "tags": {"a": "b"}}',
+        ("""Invalid value {"a":"b"} for parameter 'tags' supplied""", "type 'dict'"),
+    ),
+    (
+        "runs/create",
+        b'{"experiment_id": "0", "tags": [{"key": "bad\\nkey"}]}',
+        ("parameter 'tags[0].key'", "Names may only contain"),
+    ),
+    (
+        "experiments/create",
+        b'{"name": 42}',
+        ("Invalid value 42 for parameter 'name' supplied", "type 'int'"),
+    ),
+    ("experiments/create", b"{}", ("Missing value for required parameter 'name'",)),
+    ("experiments/search", b'{"view_type": "SOME"}', ("parameter 'view_type'",)),
+    ("experiments/search", b'{"max_results": "ten"}', ("parameter 'max_results'",)),
+    ("experiments/search", b'{"max_results": 0}', ("It must be a positive integer",)),
 ]
 
 
@@ -101,27 +118,44 @@ def test_malformed_and_mistyped_bodies(
 
 
 BAD_BATCHES = [
-    ({"metrics": [{"key": "acc", "value": "high", "timestamp": 2}]}, ("value",)),
-    ({"metrics": [{"key": "acc", "value": 1.0, "timestamp": 2, "step": 1.5}]}, ("step",)),
-    ({"metrics": [{"key": "acc", "value": 1.0, "timestamp": -5}]}, ("timestamp",)),
-    ({"metrics": [{"key": "acc", "value": 1.0}]}, ("timestamp",)),
-    ({"metrics": [{"key": "../x", "value": 1.0, "timestamp": 2}]}, ("metric key",)),
-    ({"metrics": [{"value": 1.0, "timestamp": 2}]}, ("key",)),
-    ({"metrics": [{"key": ["acc"], "value": 1.0, "timestamp": 2}]}, ("key", "string")),
-    ({"metrics": [{"key": "acc", "value": [1.0], "timestamp": 2}]}, ("value",)),
-    ({"metrics": [{"key": "acc", "value": True, "timestamp": 2}]}, ("value",)),
-    ({"tags": [{"key": {"k": 1}, "value": "v"}]}, ("key", "string")),
-    ({"metrics": "acc=1"}, ("metrics", "list")),
-    ({"metrics": [[1, 2]]}, ("objects",)),
-    ({"params": [{"key": "model", "value": "rnn"}]}, ("model", "cnn")),
-    ({"params": [{"key": "p"}]}, ("value",)),
-    ({"params": [{"key": "long", "value": "x" * 7000}]}, ("limit",)),
-    ({"tags": [{"key": "t", "value": "x" * 9000}]}, ("limit",)),
+    ({"metrics": [{"key": "acc", "value": "high", "timestamp": 2}]}, ("'metrics[0].value'",)),
+    (
+        {"metrics": [{"key": "acc", "value": 1.0, "timestamp": 2, "step": 1.5}]},
+        ("'metrics[0].step'",),
+    ),
+    (
+        {"metrics": [{"key": "acc", "value": 1.0, "timestamp": -5}]},
+        ("'metrics[0].timestamp'", "nonnegative"),
+    ),
+    (
+        {"metrics": [{"key": "acc", "value": 1.0}]},
+        ("Missing value for required parameter 'metrics[0].timestamp'",),
+    ),
+    (
+        {"metrics": [{"key": "../x", "value": 1.0, "timestamp": 2}]},
+        ("'metrics[0].name'", "would resolve to"),
+    ),
+    (
+        {"metrics": [{"value": 1.0, "timestamp": 2}]},
+        ("Missing value for required parameter 'metrics[0].key'",),
+    ),
+    ({"metrics": [{"key": ["acc"], "value": 1.0, "timestamp": 2}]}, ("'metrics[0].key'",)),
+    ({"metrics": [{"key": "acc", "value": [1.0], "timestamp": 2}]}, ("'metrics[0].value'",)),
+    ({"metrics": [{"key": "acc", "value": True, "timestamp": 2}]}, ("'metrics[0].value'",)),
+    ({"tags": [{"key": {"k": 1}, "value": "v"}]}, ("'tags[0].key'", "type 'dict'")),
+    ({"metrics": "acc=1"}, ("""Invalid value "acc=1" for parameter 'metrics'""",)),
+    ({"metrics": [[1, 2]]}, ("parameter 'metrics[0]'",)),
+    ({"params": [{"key": "model", "value": "rnn"}]}, ("Changing param values", "'cnn'")),
+    ({"params": [{"key": "long", "value": "x" * 7000}]}, ("'Param value' exceeds",)),
+    ({"tags": [{"key": "t", "value": "x" * 9000}]}, ("'tags[0].value' exceeds",)),
     (
         {"metrics": [{"key": f"m{i}", "value": 1.0, "timestamp": 2} for i in range(1001)]},
-        ("at most",),
+        ("can contain at most 1000 metrics",),
     ),
-    ({"params": [{"key": f"p{i}", "value": "1"} for i in range(101)]}, ("at most",)),
+    (
+        {"params": [{"key": f"p{i}", "value": "1"} for i in range(101)]},
+        ("can contain at most 100 params",),
+    ),
 ]
 
 
@@ -143,18 +177,22 @@ def test_bad_log_batch_writes_nothing(
 
 
 UNKNOWN_IDS = [
-    ("GET", "runs/get", {"run_id": "0" * 32}, ("no run",)),
-    ("GET", "experiments/get", {"experiment_id": "987654"}, ("no experiment",)),
-    ("GET", "experiments/get-by-name", {"experiment_name": "nope"}, ("nope",)),
-    ("GET", "metrics/get-history", {"run_id": "f" * 32, "metric_key": "acc"}, ("no run",)),
+    ("GET", "runs/get", {"run_id": "0" * 32}, (f"Run with id={'0' * 32} not found",)),
+    ("GET", "experiments/get", {"experiment_id": "987654"},
+     ("No Experiment with id=987654 exists",)),
+    ("GET", "experiments/get-by-name", {"experiment_name": "nope"},
+     ("Could not find experiment with name 'nope'",)),
     ("POST", "runs/log-batch", {"run_id": "a" * 32, "params": [{"key": "k", "value": "v"}]},
-     ("no run",)),
+     (f"Run with id={'a' * 32} not found",)),
     ("POST", "runs/log-metric", {"run_id": "b" * 32, "key": "k", "value": 1, "timestamp": 1},
-     ("no run",)),
-    ("POST", "runs/update", {"run_id": "c" * 32, "status": "FINISHED"}, ("no run",)),
-    ("POST", "runs/delete", {"run_id": "d" * 32}, ("no run",)),
-    ("POST", "experiments/delete", {"experiment_id": "55555"}, ("no experiment",)),
-    ("POST", "runs/create", {"experiment_id": "424242"}, ("no experiment",)),
+     (f"Run with id={'b' * 32} not found",)),
+    ("POST", "runs/update", {"run_id": "c" * 32, "status": "FINISHED"},
+     (f"Run with id={'c' * 32} not found",)),
+    ("POST", "runs/delete", {"run_id": "d" * 32}, (f"Run with id={'d' * 32} not found",)),
+    ("POST", "experiments/delete", {"experiment_id": "55555"},
+     ("No Experiment with id=55555 exists",)),
+    ("POST", "runs/create", {"experiment_id": "424242"},
+     ("No Experiment with id=424242 exists",)),
 ]  # fmt: skip
 
 
@@ -174,11 +212,22 @@ def test_unknown_ids_are_404(
     assert snapshot(mlflow_server, run_id) == before
 
 
+def test_metric_history_of_an_unknown_run_is_empty(mlflow_server: MlflowServer) -> None:
+    # as in MLflow: a run (or key) without points has no history, whether or not it exists
+    answer = mlflow_server.api(
+        "GET", "metrics/get-history", params={"run_id": "f" * 32, "metric_key": "acc"}
+    )
+    assert answer.status_code == 200 and answer.json() == {}
+
+
 def test_missing_required_fields_and_wrong_verbs(mlflow_server: MlflowServer) -> None:
-    assert_error(mlflow_server.api("GET", "runs/get"), 400, "INVALID_PARAMETER_VALUE", "run_id")
+    assert_error(
+        mlflow_server.api("GET", "runs/get"),
+        400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'",
+    )  # fmt: skip
     assert_error(
         mlflow_server.api("GET", "metrics/get-history", params={"run_id": "x"}),
-        400, "INVALID_PARAMETER_VALUE", "metric_key",
+        400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'metric_key'",
     )  # fmt: skip
     answer = mlflow_server.api("GET", "runs/create")
     assert answer.status_code == 405
@@ -242,7 +291,13 @@ def test_changing_a_param_is_refused_and_keeps_the_first_value(
     answer = mlflow_server.api(
         "POST", "runs/log-parameter", json={"run_id": run_id, "key": "model", "value": "rnn"}
     )
-    assert_error(answer, 400, "INVALID_PARAMETER_VALUE", "model")
+    assert_error(
+        answer,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Changing param values is not allowed. Param with key='model' was already logged "
+        f"with value='cnn' for run ID='{run_id}'. Attempted logging new value 'rnn'.",
+    )
     same = mlflow_server.api(
         "POST", "runs/log-parameter", json={"run_id": run_id, "key": "model", "value": "cnn"}
     )
@@ -258,7 +313,13 @@ def test_deleted_runs_refuse_writes(mlflow_server: MlflowServer) -> None:
     answer = mlflow_server.api(
         "POST", "runs/set-tag", json={"run_id": doomed, "key": "k", "value": "v"}
     )
-    assert_error(answer, 400, "INVALID_STATE", "deleted")
+    # MLflow's code and text for a write to a deleted run
+    assert_error(
+        answer,
+        400,
+        "INVALID_PARAMETER_VALUE",
+        f"The run {doomed} must be in the 'active' state. Current state is deleted.",
+    )
     assert mlflow_server.api("POST", "runs/restore", json={"run_id": doomed}).status_code == 200
 
 

@@ -4,16 +4,35 @@ from __future__ import annotations
 
 from tornado import web
 
-from ...entities import ViewType
-from ...errors import ErrorCode, MltrackError
-from ...validation import check_key, tag_value_to_str
-from . import serialise
+from ...entities import Experiment, ViewType
+from ...store import rules
+from . import messages, serialise
+from .fields import Fields, tag_value
 from .handler import MlflowHandler
 
 #: proto enum numbers of ViewType, for clients that send numbers
 VIEW_TYPE_NUMBERS = {1: ViewType.ACTIVE_ONLY, 2: ViewType.DELETED_ONLY, 3: ViewType.ALL}
 #: MLflow's default page size for experiment search
 DEFAULT_MAX_RESULTS = 1000
+
+
+def page_size(f: Fields, default: int, limit: int) -> int:
+    """``max_results`` of a tracking search, refused with the tracking store's texts."""
+    max_results = f.integer("max_results", default)
+    assert max_results is not None
+    if max_results < 1:
+        raise messages.not_positive(max_results)
+    if max_results > limit:
+        raise messages.too_many(max_results, limit)
+    return max_results
+
+
+async def active_experiment(handler: MlflowHandler, experiment_id: str) -> Experiment:
+    """The experiment, refused as MLflow refuses a change to a deleted one."""
+    exp = await handler.call(handler.store.get_experiment, experiment_id)
+    if exp.lifecycle_stage != "active":
+        raise messages.experiment_not_active(experiment_id, exp.lifecycle_stage)
+    return exp
 
 
 class CreateExperiment(MlflowHandler):
@@ -44,7 +63,7 @@ class GetExperimentByName(MlflowHandler):
         name = self.fields().required_string("experiment_name")
         exp = await self.call(self.store.get_experiment_by_name, name)
         if exp is None:
-            raise MltrackError(f"no experiment named {name!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
+            raise messages.experiment_name_not_found(name)
         self.ok({"experiment": serialise.experiment(exp, self.artifact_root)})
 
 
@@ -54,7 +73,7 @@ class SearchExperiments(MlflowHandler):
     async def _search(self) -> None:
         f = self.fields()
         view_type = f.choice("view_type", ViewType.CHOICES, ViewType.ACTIVE_ONLY, VIEW_TYPE_NUMBERS)
-        max_results = f.integer("max_results", DEFAULT_MAX_RESULTS)
+        max_results = page_size(f, DEFAULT_MAX_RESULTS, rules.EXPERIMENTS_MAX_RESULTS)
         items, token = await self.search(
             self.store.search_experiments,
             view_type,
@@ -113,11 +132,15 @@ class RestoreExperiment(MlflowHandler):
 class SetExperimentTag(MlflowHandler):
     @web.authenticated
     async def post(self) -> None:
-        """Set one tag of an experiment."""
+        """Set one tag of an active experiment (MLflow refuses a deleted one; the store, which
+        lets the lab tag any experiment, does not: this route reads the experiment first)."""
         f = self.fields()
         experiment_id = f.required_string("experiment_id")
-        key = check_key(f.required_string("key"), "tag key")
-        value = tag_value_to_str(key, f.string("value", ""))
+        raw_key = f.required_string("key")
+        value = f.string("value", "") or ""
+        key = messages.key(raw_key, "key")
+        value = tag_value(value, "value")
+        await active_experiment(self, experiment_id)
         await self.call(self.store.set_experiment_tag, experiment_id, key, value)
         self.ok()
 
@@ -125,10 +148,18 @@ class SetExperimentTag(MlflowHandler):
 class DeleteExperimentTag(MlflowHandler):
     @web.authenticated
     async def post(self) -> None:
-        """Remove one tag of an experiment."""
+        """Remove one tag of an active experiment.
+
+        MLflow refuses a key the experiment does not have (RESOURCE_DOES_NOT_EXIST) and a
+        deleted experiment; the store takes a missing key as a no-op, so this route reads the
+        experiment first (a read, then the write, in two transactions).
+        """
         f = self.fields()
         experiment_id = f.required_string("experiment_id")
-        key = check_key(f.required_string("key"), "tag key")
+        key = f.required_string("key")
+        exp = await active_experiment(self, experiment_id)
+        if key not in exp.tags:
+            raise messages.no_experiment_tag(key, experiment_id)
         await self.call(self.store.delete_experiment_tag, experiment_id, key)
         self.ok()
 

@@ -2,7 +2,9 @@
 
 MLflow clients send GET fields in the query string (lists as repeated keys, every value a string)
 and every other method's fields as a JSON object. :class:`Fields` reads both the same way and
-turns each wrong type or missing value into an INVALID_PARAMETER_VALUE error that names the field,
+turns each wrong type or missing value into the INVALID_PARAMETER_VALUE error MLflow's server
+gives for it ("Missing value for required parameter 'run_id'", "Invalid value 123 for parameter
+'name' supplied"), naming the field by its path in the request (``metrics[0].timestamp``),
 before any store call is made.
 """
 
@@ -13,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ...errors import MltrackError
-from ...validation import check_key, tag_value_to_str
+from ...validation import MAX_TAG_VALUE_LENGTH, tag_value_to_str
+from . import messages
 
 # proto3 JSON writes non-finite doubles as these strings
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -25,14 +27,11 @@ _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
 
 
-def _shown(value: Any) -> str:
-    """A value for an error message, cut short (a message must not echo a huge field)."""
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:60]}… ({len(text)} characters)"
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
+def tag_value(value: str, path: str) -> str:
+    """A tag value within the store's length limit (MLflow's message past it)."""
+    if len(value) > MAX_TAG_VALUE_LENGTH:
+        raise messages.exceeds_length(path, MAX_TAG_VALUE_LENGTH)
+    return tag_value_to_str(path, value)
 
 
 class Fields:
@@ -44,11 +43,15 @@ class Fields:
         The JSON body (an object), or the query string as ``name -> list of values``.
     from_query:
         True when ``data`` came from a query string: every value is then a list of strings.
+    prefix:
+        Where ``data`` sits in the request, for messages: ``""`` for the request itself,
+        ``"metrics[0]."`` for an item of a repeated field.
     """
 
-    def __init__(self, data: Mapping[str, Any], *, from_query: bool = False):
+    def __init__(self, data: Mapping[str, Any], *, from_query: bool = False, prefix: str = ""):
         self.data = data
         self.from_query = from_query
+        self.prefix = prefix
 
     @classmethod
     def from_query_arguments(cls, arguments: Mapping[str, list[bytes]]) -> Fields:
@@ -59,7 +62,12 @@ class Fields:
         }
         return cls(decoded, from_query=True)
 
-    def _raw(self, name: str) -> Any:
+    def path(self, name: str) -> str:
+        """A field's name as MLflow's messages give it (``metrics[0].timestamp``)."""
+        return self.prefix + name
+
+    def raw(self, name: str) -> Any:
+        """A scalar field as sent (unchecked; None when absent)."""
         value = self.data.get(name)
         if self.from_query and value is not None:
             # a repeated scalar field: the last value wins, as in proto3 parsing
@@ -68,35 +76,38 @@ class Fields:
 
     def has(self, name: str) -> bool:
         """Whether the request carries the field at all (null counts as absent)."""
-        return self._raw(name) is not None
+        return self.raw(name) is not None
+
+    def invalid(self, name: str) -> Exception:
+        """MLflow's error for a field of the wrong type or value."""
+        return messages.invalid(self.path(name), self.raw(name))
 
     # scalars ---------------------------------------------------------------------------------
     def string(self, name: str, default: str | None = None) -> str | None:
         """An optional string field."""
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None:
             return default
         if not isinstance(value, str):
-            raise MltrackError(
-                f"field {name!r} must be a string, got {_type_name(value)}: {value!r}"
-            )
+            raise self.invalid(name)
         return value
 
     def required_string(self, name: str, *aliases: str) -> str:
-        """A string field that must be present and non-empty (``aliases``: older names)."""
+        """A string field that must be present and non-empty (``aliases``: older names, read
+        when the field itself is absent, as MLflow reads ``run_uuid`` for ``run_id``)."""
         for candidate in (name, *aliases):
             value = self.string(candidate)
             if value:
                 return value
-        raise MltrackError(f"missing value for required field {name!r}")
+        raise messages.missing(self.path(name))
 
     def integer(self, name: str, default: int | None = None) -> int | None:
         """An optional integer field (proto3 JSON may send int64 as a decimal string)."""
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None:
             return default
         if isinstance(value, bool):
-            raise MltrackError(f"field {name!r} must be an integer, got a boolean: {value!r}")
+            raise self.invalid(name)
         number: int | None = None
         if isinstance(value, int):
             number = value
@@ -105,24 +116,26 @@ class Fields:
         elif isinstance(value, str) and _INT_RE.match(value.strip()):
             digits = value.strip()
             if len(digits.lstrip("-")) > 19:
-                raise MltrackError(f"field {name!r} must be a 64-bit integer, got {len(digits)} "
-                                   "characters")  # fmt: skip
+                raise self.invalid(name)
             number = int(digits)
-        if number is None:
-            raise MltrackError(
-                f"field {name!r} must be an integer, got {_type_name(value)}: {_shown(value)}"
-            )
-        if not _INT64_MIN <= number <= _INT64_MAX:
-            raise MltrackError(f"field {name!r} must be a 64-bit integer, got {_shown(number)}")
+        if number is None or not _INT64_MIN <= number <= _INT64_MAX:
+            raise self.invalid(name)
         return number
+
+    def required_integer(self, name: str) -> int:
+        """An integer field that must be present."""
+        value = self.integer(name)
+        if value is None:
+            raise messages.missing(self.path(name))
+        return value
 
     def number(self, name: str) -> float | None:
         """An optional double field; ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are accepted."""
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None:
             return None
         if isinstance(value, bool):
-            raise MltrackError(f"field {name!r} must be a number, got a boolean: {value!r}")
+            raise self.invalid(name)
         if isinstance(value, (int, float)):
             return float(value)
         if isinstance(value, str):
@@ -132,18 +145,20 @@ class Fields:
                 return float(value)
             except ValueError:
                 pass
-        raise MltrackError(f"field {name!r} must be a number, got {_type_name(value)}: {value!r}")
+        raise self.invalid(name)
 
     def boolean(self, name: str, default: bool = False) -> bool:
         """An optional boolean field (``true``/``false`` in a query string)."""
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None:
             return default
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
             return value.lower() in _TRUE
-        raise MltrackError(f"field {name!r} must be a boolean, got {_type_name(value)}: {value!r}")
+        if self.from_query:
+            raise messages.invalid_boolean(str(value))
+        raise self.invalid(name)
 
     def choice(
         self,
@@ -153,7 +168,7 @@ class Fields:
         numbers: Mapping[int, str] | None = None,
     ) -> str | None:
         """An enum field, by name (proto3 JSON) or, if ``numbers`` is given, by number."""
-        value = self._raw(name)
+        value = self.raw(name)
         if value is None:
             return default
         if numbers is not None and not isinstance(value, bool):
@@ -164,13 +179,13 @@ class Fields:
                 return numbers[as_int]
         if isinstance(value, str) and value.upper() in choices:
             return value.upper()
-        raise MltrackError(f"field {name!r} must be one of {', '.join(choices)}, got {value!r}")
+        raise self.invalid(name)
 
     # lists -----------------------------------------------------------------------------------
     def raw_list(self, name: str) -> list[Any]:
         """A repeated field as the raw JSON list (items unchecked)."""
         if self.from_query and self.data.get(name):
-            raise MltrackError(f"field {name!r} cannot be sent in a query string")
+            raise self.invalid(name)
         return self._list(name)
 
     def _list(self, name: str) -> list[Any]:
@@ -178,45 +193,42 @@ class Fields:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise MltrackError(f"field {name!r} must be a list, got {_type_name(value)}")
+            raise messages.invalid(self.path(name), value)
         return value
 
     def strings(self, name: str) -> list[str]:
         """A repeated string field."""
         values = self._list(name)
-        for item in values:
-            if not isinstance(item, str):
-                raise MltrackError(
-                    f"field {name!r} must be a list of strings, got an item {item!r}"
-                )
+        if not all(isinstance(item, str) for item in values):
+            raise messages.invalid(self.path(name), values)
         return values
+
+    def item(self, name: str, index: int, value: Any) -> Fields:
+        """Item ``index`` of the repeated message field ``name`` as :class:`Fields`."""
+        path = f"{self.path(name)}[{index}]"
+        if not isinstance(value, dict):
+            raise messages.invalid(path, value)
+        return Fields(value, prefix=path + ".")
 
     def objects(self, name: str) -> list[Fields]:
         """A repeated message field, each item as :class:`Fields`."""
         if self.from_query and self.data.get(name):
-            raise MltrackError(f"field {name!r} cannot be sent in a query string")
-        items = []
-        for item in self._list(name):
-            if not isinstance(item, dict):
-                raise MltrackError(
-                    f"field {name!r} must be a list of objects, got an item {item!r}"
-                )
-            items.append(Fields(item))
-        return items
+            raise self.invalid(name)
+        return [self.item(name, i, item) for i, item in enumerate(self._list(name))]
 
     def object(self, name: str) -> Fields:
         """A nested message field (empty when absent)."""
         value = self.data.get(name)
         if value is None:
-            return Fields({})
+            return Fields({}, prefix=self.path(name) + ".")
         if self.from_query or not isinstance(value, dict):
-            raise MltrackError(f"field {name!r} must be an object, got {_type_name(value)}")
-        return Fields(value)
+            raise messages.invalid(self.path(name), value)
+        return Fields(value, prefix=self.path(name) + ".")
 
     def tags(self, name: str = "tags") -> dict[str, str]:
         """A list of ``{key, value}`` objects as a dict, keys and values checked."""
         out: dict[str, str] = {}
         for item in self.objects(name):
-            key = check_key(item.required_string("key"), "tag key")
-            out[key] = tag_value_to_str(key, item.string("value", ""))
+            key = messages.key(item.raw("key"), item.path("key"))
+            out[key] = tag_value(item.string("value", "") or "", item.path("value"))
         return out

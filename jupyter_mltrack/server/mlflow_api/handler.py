@@ -1,4 +1,5 @@
-"""The base of every MLflow route: request fields, artifact root, empty answers."""
+"""The base of every MLflow route: request fields, artifact root, empty answers, MLflow's
+error texts."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ from typing import Any
 
 from ...errors import MltrackError
 from ..base import MltrackHandler
+from . import messages
 from .fields import Fields
 
 
 class MlflowHandler(MltrackHandler):
-    """An MLflow REST route. Errors leave in MLflow's shape (see :class:`MltrackHandler`)."""
+    """An MLflow REST route. Errors leave in MLflow's shape (see :class:`MltrackHandler`) and
+    with MLflow's texts: an error the store raised in its own words is translated here, at the
+    one place every failed request passes (see :mod:`.messages`)."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], MltrackError):
+            translated = messages.translate(exc_info[1])
+            kwargs["exc_info"] = (type(translated), translated, exc_info[2])
+        super().write_error(status_code, **kwargs)
 
     def fields(self) -> Fields:
         """The request's fields: the query string for GET, the JSON body otherwise.

@@ -13,11 +13,10 @@ from typing import Any
 from tornado import web
 
 from ... import artifacts as artifact_files
-from ...errors import MltrackError
 from ...store.registry_rules import LOGGED_MODEL_STATUSES as STATUSES
 from ...store.rules import generate_name
 from ...validation import check_artifact_path
-from . import serialise
+from . import messages, serialise
 from .fields import Fields
 from .handler import MlflowHandler
 
@@ -47,10 +46,13 @@ class LoggedModelHandler(MlflowHandler):
 class CreateLoggedModel(LoggedModelHandler):
     @web.authenticated
     async def post(self) -> None:
-        """Create a PENDING logged model in an experiment."""
+        """Create a PENDING logged model in an experiment. MLflow 3.17 refuses a name with
+        any of ``/ : . % " '`` (the store takes those: the native API and Python keep them);
+        no name at all gets a generated one."""
         f = self.fields()
         experiment_id = f.required_string("experiment_id")
-        name = f.string("name") or generate_name()
+        name = f.string("name")
+        name = messages.logged_model_name(name) if name else generate_name()
         model = await self.call(
             self.store.create_logged_model,
             experiment_id=experiment_id,
@@ -74,7 +76,7 @@ class LoggedModel(LoggedModelHandler):
         """Finalize: set the status (READY once its files are uploaded)."""
         status = self.fields().choice("status", STATUSES, None, STATUS_NUMBERS)
         if status is None:
-            raise MltrackError("missing value for required field 'status'")
+            raise messages.missing("status")
         model = await self.call(self.store.finalize_logged_model, model_id, status)
         self.ok(self.model_message(model))
 
@@ -159,6 +161,8 @@ class LogOutputs(MlflowHandler):
         """Record the logged models a run produced (and at which step)."""
         f = self.fields()
         run_id = f.required_string("run_id")
+        if f.raw("models") is None:
+            raise messages.missing("models")
         outputs = [
             (m.required_string("model_id"), m.integer("step", 0)) for m in f.objects("models")
         ]

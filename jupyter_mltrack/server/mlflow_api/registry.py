@@ -8,17 +8,53 @@ for this API, the native one and Python.
 
 from __future__ import annotations
 
-from typing import Any
+import posixpath
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tornado import web
 
 from ...errors import MltrackError
-from . import serialise
+from ...store.rules import MODEL_VERSIONS_MAX_RESULTS, REGISTERED_MODELS_MAX_RESULTS
+from . import messages, serialise
+from .fields import Fields
 from .handler import MlflowHandler
+
+T = TypeVar("T")
 
 # MLflow's default page sizes for registry searches (the limits are the store's)
 MODELS_DEFAULT_MAX_RESULTS = 100
 VERSIONS_DEFAULT_MAX_RESULTS = 10_000
+_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
+
+
+def new_model_name(name: str) -> str:
+    """A name for a new (or renamed) registered model, as MLflow's ``_validate_model_name``
+    takes it: no '/' or ':', and not a path that resolves to another name."""
+    messages.registered_model_name(name)
+    norm = posixpath.normpath(name)
+    if norm != name or norm == "." or norm.startswith("..") or norm.startswith("/"):
+        detail = (
+            "Names may be treated as files in certain cases, and must not resolve to other "
+            f"names when treated as such. This name would resolve to {norm!r}"
+        )
+        raise messages.error(messages.invalid_value("name", name, detail))
+    return name
+
+
+def registry_page_size(f: Fields, default: int, limit: int) -> int:
+    """``max_results`` of a registry search: past the limit MLflow's request check refuses it
+    (its generic text); below 1, the registry store's text."""
+    max_results = f.integer("max_results", default)
+    assert max_results is not None
+    if max_results > limit:
+        raise f.invalid("max_results")
+    if max_results < 1:
+        raise messages.error(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results}"
+        )
+    return max_results
 
 
 class MlflowRegistryHandler(MlflowHandler):
@@ -36,7 +72,7 @@ class CreateRegisteredModel(MlflowRegistryHandler):
     async def post(self) -> None:
         """Create a registered model (RESOURCE_ALREADY_EXISTS if the name is taken)."""
         f = self.fields()
-        name = f.required_string("name")
+        name = new_model_name(f.required_string("name"))
         model = await self.call(
             self.store.create_registered_model,
             name=name,
@@ -76,7 +112,7 @@ class RenameRegisteredModel(MlflowRegistryHandler):
         """Rename a registered model (its versions, tags and aliases follow)."""
         f = self.fields()
         name = f.required_string("name")
-        new_name = f.required_string("new_name")
+        new_name = new_model_name(f.required_string("new_name"))
         model = await self.call(
             self.store.rename_registered_model, name=name, new_name=new_name, user=self.user()
         )
@@ -125,7 +161,9 @@ class SearchRegisteredModels(MlflowRegistryHandler):
         items, token = await self.search(
             self.store.search_registered_models,
             filter_string=f.string("filter") or None,
-            max_results=f.integer("max_results", MODELS_DEFAULT_MAX_RESULTS),
+            max_results=registry_page_size(
+                f, MODELS_DEFAULT_MAX_RESULTS, REGISTERED_MODELS_MAX_RESULTS
+            ),
             order_by=f.strings("order_by") or None,
             page_token=f.string("page_token") or None,
         )
@@ -178,10 +216,15 @@ class RegisteredModelAlias(MlflowRegistryHandler):
 
     @web.authenticated
     async def delete(self) -> None:
-        """Remove an alias."""
+        """Remove an alias; removing one the model does not have does nothing, as in MLflow
+        (the store refuses it, so this route reads the model first)."""
         f = self.fields()
         name = f.required_string("name")
         alias = f.required_string("alias")
+        model = await self.call(self.store.get_registered_model, name)
+        if alias not in model.aliases:
+            self.ok()
+            return
         await self.call(
             self.store.delete_registered_model_alias, name=name, alias=alias, user=self.user()
         )
@@ -200,6 +243,10 @@ class RegisteredModelAlias(MlflowRegistryHandler):
 
 # model versions --------------------------------------------------------------------------------
 class VersionHandler(MlflowRegistryHandler):
+    """A route on one version. MLflow names the version in every error about it: a version
+    that is not a number, below 1 or of an unknown model is "Model Version (name=…,
+    version=…) not found" (the store says which of the model or the version is missing)."""
+
     def name_version(self) -> tuple[str, str]:
         f = self.fields()
         name = f.required_string("name")
@@ -207,8 +254,22 @@ class VersionHandler(MlflowRegistryHandler):
         if version is None and f.integer("version") is not None:
             version = str(f.integer("version"))
         if not version:
-            raise MltrackError("missing value for required field 'version'")
+            raise messages.missing("version")
+        if not _INTEGER.match(version.strip()):
+            raise messages.version_not_integer(version)
+        if int(version) < 1:
+            raise messages.model_version_not_found(name, version)
         return name, version
+
+    async def on_version(self, name: str, version: str, fn: Callable[..., T], **kwargs: Any) -> T:
+        """A store call on version ``version`` of ``name``, its not-found errors in MLflow's
+        words."""
+        try:
+            return await self.call(fn, name=name, version=version, **kwargs)
+        except MltrackError as exc:
+            if messages.translate(exc).message.startswith("Registered Model with name="):
+                raise messages.model_version_not_found(name, version) from None
+            raise
 
 
 class CreateModelVersion(VersionHandler):
@@ -238,7 +299,7 @@ class GetModelVersion(VersionHandler):
     async def get(self) -> None:
         """One version of a registered model."""
         name, version = self.name_version()
-        mv = await self.call(self.store.get_model_version, name=name, version=version)
+        mv = await self.on_version(name, version, self.store.get_model_version)
         self.ok({"model_version": serialise.model_version(mv)})
 
 
@@ -247,10 +308,10 @@ class UpdateModelVersion(VersionHandler):
     async def patch(self) -> None:
         """Set a version's description."""
         name, version = self.name_version()
-        mv = await self.call(
+        mv = await self.on_version(
+            name,
+            version,
             self.store.update_model_version,
-            name=name,
-            version=version,
             description=self.fields().string("description"),
             user=self.user(),
         )
@@ -262,9 +323,7 @@ class DeleteModelVersion(VersionHandler):
     async def delete(self) -> None:
         """Delete one version (its aliases go with it)."""
         name, version = self.name_version()
-        await self.call(
-            self.store.delete_model_version, name=name, version=version, user=self.user()
-        )
+        await self.on_version(name, version, self.store.delete_model_version, user=self.user())
         self.ok()
 
 
@@ -276,7 +335,9 @@ class SearchModelVersions(MlflowRegistryHandler):
         items, token = await self.search(
             self.store.search_model_versions,
             filter_string=f.string("filter") or None,
-            max_results=f.integer("max_results", VERSIONS_DEFAULT_MAX_RESULTS),
+            max_results=registry_page_size(
+                f, VERSIONS_DEFAULT_MAX_RESULTS, MODEL_VERSIONS_MAX_RESULTS
+            ),
             order_by=f.strings("order_by") or None,
             page_token=f.string("page_token") or None,
         )
@@ -292,10 +353,10 @@ class TransitionModelVersionStage(VersionHandler):
         """Move a version to a stage, optionally archiving the versions already there."""
         name, version = self.name_version()
         f = self.fields()
-        mv = await self.call(
+        mv = await self.on_version(
+            name,
+            version,
             self.store.transition_model_version_stage,
-            name=name,
-            version=version,
             stage=f.required_string("stage"),
             archive_existing_versions=f.boolean("archive_existing_versions", False),
             user=self.user(),
@@ -309,10 +370,10 @@ class SetModelVersionTag(VersionHandler):
         """Set one tag of a version."""
         name, version = self.name_version()
         f = self.fields()
-        await self.call(
+        await self.on_version(
+            name,
+            version,
             self.store.set_model_version_tag,
-            name=name,
-            version=version,
             key=f.required_string("key"),
             value=f.string("value", ""),
             user=self.user(),
@@ -326,12 +387,8 @@ class DeleteModelVersionTag(VersionHandler):
         """Remove one tag of a version."""
         name, version = self.name_version()
         key = self.fields().required_string("key")
-        await self.call(
-            self.store.delete_model_version_tag,
-            name=name,
-            version=version,
-            key=key,
-            user=self.user(),
+        await self.on_version(
+            name, version, self.store.delete_model_version_tag, key=key, user=self.user()
         )
         self.ok()
 
@@ -341,7 +398,7 @@ class GetModelVersionDownloadUri(VersionHandler):
     async def get(self) -> None:
         """Where a version's files are: a logged model's or a run's folder, via the proxy."""
         name, version = self.name_version()
-        uri = await self.call(self.store.get_model_version_download_uri, name=name, version=version)
+        uri = await self.on_version(name, version, self.store.get_model_version_download_uri)
         self.ok({"artifact_uri": serialise.proxy_uri(self.artifact_root, uri)})
 
 
