@@ -23,6 +23,11 @@ from ...errors import ErrorCode, MltrackError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_LINGER_S = 0.1
+#: How long an idle connection is kept when no other process waits for the file: longer than
+#: the flush interval, so a process that logs steadily does not reopen the file each flush.
+DEFAULT_HOLD_S = 3.0
+#: A wait announced this recently still counts (a waiter retries every 0.1 s at most).
+WAITING_FRESH_S = 1.0
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 #: How long one server-side search may hold the store before it is interrupted (seconds).
 DEFAULT_QUERY_DEADLINE_S = 30.0
@@ -209,7 +214,13 @@ class Connector:
     db_path:
         The DuckDB file.
     linger:
-        Seconds an idle connection stays open; ``None`` keeps it open until :meth:`close`.
+        Seconds an idle connection stays open when another process waits for the file;
+        ``None`` keeps it open until :meth:`close`.
+    hold:
+        Seconds an idle connection stays open when no other process waits. A process that
+        finds the file locked says so by touching ``<db>.waiting`` beside it; holders look at
+        that file every ``linger`` seconds, so a waiter gets the file about as soon as before,
+        while a process that logs alone keeps its connection from one flush to the next.
     lock_timeout:
         How long to keep retrying while another process holds the file (default:
         ``MLTRACK_LOCK_TIMEOUT`` or 120 s). Past it, callers get STORE_UNAVAILABLE and the
@@ -221,9 +232,12 @@ class Connector:
         db_path: Path,
         linger: float | None = DEFAULT_LINGER_S,
         lock_timeout: float | None = None,
+        hold: float = DEFAULT_HOLD_S,
     ):
         self.db_path = db_path
         self.linger = linger
+        self.hold = max(hold, linger or 0.0)
+        self._waiting = db_path.with_name(db_path.name + ".waiting")
         self.lock_timeout = _default_lock_timeout() if lock_timeout is None else lock_timeout
         self._lock = threading.RLock()
         self._con: Any = None
@@ -349,6 +363,7 @@ class Connector:
                         f"{self.lock_timeout:.0f} s: {exc}",
                         ErrorCode.STORE_UNAVAILABLE,
                     ) from exc
+                self._announce_waiting()
                 # jitter keeps several waiting processes from retrying in lockstep
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.1)
@@ -369,6 +384,27 @@ class Connector:
                 self.schema_version_found = found
             return con
 
+    def _announce_waiting(self) -> None:
+        """Tell the process holding the file that this one waits (see ``hold``)."""
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(self._waiting, flags, 0o600)
+        except OSError:
+            return  # a read-only folder, a symlink planted there: waiting still works, slower
+        try:
+            os.utime(fd) if os.utime in os.supports_fd else os.utime(self._waiting)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _someone_waits(self) -> bool:
+        try:
+            touched = os.stat(self._waiting).st_mtime
+        except OSError:
+            return False
+        return time.time() - touched < WAITING_FRESH_S
+
     def _start_closer(self) -> None:
         if self.linger is None or (self._closer is not None and self._closer.is_alive()):
             return
@@ -388,7 +424,8 @@ class Connector:
             try:
                 if self._con is None:
                     return
-                if time.monotonic() - self._last_used >= self.linger:
+                idle = time.monotonic() - self._last_used
+                if idle >= self.hold or (idle >= self.linger and self._someone_waits()):
                     self._con.close()
                     self._con = None
                     return

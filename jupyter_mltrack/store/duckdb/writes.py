@@ -104,21 +104,6 @@ def _create_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list
                 ErrorCode.RESOURCE_ALREADY_EXISTS,
             )
         seen.add(row.run_id)
-    numeric = {e: int(e) for e in {r.experiment_id for r in batch.runs} if _is_bigint(e)}
-    found = {
-        row[0]: row[1:]
-        for row in con.execute(
-            "SELECT experiment_id, lifecycle_stage, name FROM experiments "
-            "WHERE list_contains(?, experiment_id)",
-            [sorted(numeric.values())],
-        ).fetchall()
-    }
-    for row in batch.runs:
-        stage, name = found.get(numeric.get(row.experiment_id, -1), (None, None))
-        if stage is None:
-            refused.setdefault(row.run_id, rules.missing_experiment_error(row.experiment_id))
-        elif stage != "active":
-            refused.setdefault(row.run_id, rules.deleted_experiment_error(name))
     table = _arrow(
         batch.runs,
         _RUN_NAMES,
@@ -126,13 +111,23 @@ def _create_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list
     )
     con.register("batch_runs", table)
     try:
-        for (run_id,) in con.execute(
-            "SELECT r.run_id FROM runs r SEMI JOIN batch_runs b ON r.run_id = b.run_id"
+        # one statement finds every problem: experiment missing or deleted, id already taken
+        for run_id, experiment_id, stage, name in con.execute(
+            "SELECT b.run_id, b.experiment_id, e.lifecycle_stage, e.name "
+            "FROM batch_runs b "
+            "LEFT JOIN experiments e ON e.experiment_id = TRY_CAST(b.experiment_id AS BIGINT) "
+            "LEFT JOIN runs r ON r.run_id = b.run_id "
+            "WHERE e.lifecycle_stage IS DISTINCT FROM 'active' OR r.run_id IS NOT NULL"
         ).fetchall():
-            refused.setdefault(
-                run_id,
-                MltrackError(f"run {run_id!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS),
-            )
+            if stage is None:
+                problem = rules.missing_experiment_error(experiment_id)
+            elif stage != "active":
+                problem = rules.deleted_experiment_error(name)
+            else:
+                problem = MltrackError(
+                    f"run {run_id!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS
+                )
+            refused.setdefault(run_id, problem)
         if refused:
             if not skip_invalid:
                 raise next(iter(refused.values()))
@@ -153,10 +148,6 @@ def _create_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list
         )
     finally:
         con.unregister("batch_runs")
-
-
-def _is_bigint(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) < 19
 
 
 def _check_runs(
@@ -231,11 +222,12 @@ def apply(con: Any, batch: WriteBatch, skip_invalid: bool) -> list[str]:
     if batch.batch_id is not None:
         # A batch seen before (a resend after a timeout, a spool file replayed twice) was
         # applied whole in its own transaction: applying it again would only duplicate points.
-        if con.execute(
-            "SELECT 1 FROM write_batches WHERE batch_id = ?", [batch.batch_id]
-        ).fetchone():
+        recorded = con.execute(
+            "INSERT INTO write_batches VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING batch_id",
+            [batch.batch_id, now_ms()],
+        ).fetchone()
+        if recorded is None:
             return []
-        con.execute("INSERT INTO write_batches VALUES (?, ?)", [batch.batch_id, now_ms()])
     _create_runs(con, batch, skip_invalid, warnings)
     new = {row.run_id for row in batch.runs}  # made just now: nothing stored to check against
     _check_runs(con, batch, new, skip_invalid, warnings)
