@@ -276,7 +276,8 @@ export function toRow(value: Json | undefined): IRunRow {
     ...summaryOf(o),
     metrics: numberMap(o, 'metrics'),
     params: stringMap(o, 'params'),
-    tags: stringMap(o, 'tags')
+    tags: stringMap(o, 'tags'),
+    parent_missing: optional(o, 'parent_missing') === true
   };
 }
 

@@ -60,6 +60,11 @@ export interface IRunRow extends IRunSummary {
   metrics: Record<string, number>;
   params: Record<string, string>;
   tags: Record<string, string>;
+  /**
+   * Whether `parent_run_id` names a run the store does not have (a run copied before its
+   * parent, a partial import): the table shows the run at the top level, with a note.
+   */
+  parent_missing?: boolean;
 }
 
 /** One page of a runs table. */

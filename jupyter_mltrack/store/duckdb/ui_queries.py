@@ -36,9 +36,18 @@ SUMMARY_FIELDS = (
     "lifecycle_stage",
     "parent_run_id",
 )
-_SUMMARY_SQL = (
-    "SELECT r.run_id, r.run_name, CAST(r.experiment_id AS VARCHAR), r.user_id, r.status, "
-    "r.start_time, r.end_time, r.lifecycle_stage, r.parent_run_id FROM runs r"
+_SUMMARY_COLUMNS = (
+    "r.run_id, r.run_name, CAST(r.experiment_id AS VARCHAR), r.user_id, r.status, "
+    "r.start_time, r.end_time, r.lifecycle_stage, r.parent_run_id"
+)
+_SUMMARY_SQL = f"SELECT {_SUMMARY_COLUMNS} FROM runs r"
+# A runs-table row also says whether its parent is missing: a parent id naming a run this
+# store does not have (a run copied before its parent, a partial import). The table shows such
+# a run at the top level, with a note.
+_ROW_SQL = (
+    f"SELECT {_SUMMARY_COLUMNS}, r.parent_run_id IS NOT NULL AND NOT EXISTS "
+    "(SELECT 1 FROM runs p WHERE p.run_id = r.parent_run_id) "
+    "FROM runs r WHERE list_contains(?, r.run_id)"
 )
 MAX_COLUMNS = 200
 # x axes of a metric chart: the SQL expression of each over the ``metrics`` table.
@@ -90,8 +99,9 @@ def run_table(
     Returns
     -------
     dict
-        ``runs`` (summaries with ``metrics``/``params``/``tags`` dicts), ``next_page_token``
-        and ``total``, the number of runs that match over all pages.
+        ``runs`` (summaries with ``metrics``/``params``/``tags`` dicts and ``parent_missing``,
+        true when the run names a parent this store does not have), ``next_page_token`` and
+        ``total``, the number of runs that match over all pages.
     """
     metric_keys = _keys(metric_keys, "metric")
     param_keys = _keys(param_keys, "param")
@@ -107,10 +117,14 @@ def run_table(
         (total,) = con.execute(f"SELECT count(*) FROM runs r WHERE {where}", params).fetchone()
         page = ids[:max_results]
         by_id = {
-            row[0]: {**_summary(row), "metrics": {}, "params": {}, "tags": {}}
-            for row in con.execute(
-                f"{_SUMMARY_SQL} WHERE list_contains(?, r.run_id)", [page]
-            ).fetchall()
+            row[0]: {
+                **_summary(row[:-1]),
+                "parent_missing": row[-1],
+                "metrics": {},
+                "params": {},
+                "tags": {},
+            }
+            for row in con.execute(_ROW_SQL, [page]).fetchall()
         }
         for field, table, keys in (
             ("metrics", "latest_metrics", metric_keys),

@@ -300,6 +300,17 @@ function RunRow(props: {
           <span className="jp-mltrack-RunTable-caret-space" />
         )}
         <span className="jp-mltrack-RunTable-text">{run.run_name || run.run_id}</span>
+        {run.parent_missing ? (
+          <span
+            className="jp-mltrack-RunTable-orphan"
+            title={
+              `Its parent run ${run.parent_run_id} is not in this store ` +
+              '(not copied yet, or not part of an import): shown at the top level.'
+            }
+          >
+            parent missing
+          </span>
+        ) : null}
       </div>
       <div className="jp-mltrack-RunTable-cell">
         <StatusBadge status={run.status} />
