@@ -183,7 +183,7 @@ def test_values_arrow_would_change_are_not_encoded(batch: WriteBatch) -> None:
 # bad Arrow bodies ------------------------------------------------------------------------------
 
 
-def _with_column(data: bytes, name: str, column: pa.Array | None) -> bytes:
+def _with_column(data: bytes | memoryview, name: str, column: pa.Array | None) -> bytes:
     """The stream with one column replaced (or added; None removes it)."""
     with pa.ipc.open_stream(data) as reader:
         table = reader.read_all()
@@ -217,7 +217,7 @@ def _series_struct(**overrides: pa.Array | None) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array([0, 1], pa.int32()), struct)
 
 
-def _bad_bodies(run_id: str) -> dict[str, tuple[bytes, str]]:
+def _bad_bodies(run_id: str) -> dict[str, tuple[bytes | memoryview, str]]:
     """Bodies that must be refused, each with a fragment of the message."""
     good = wire.encode(
         WriteBatch(
@@ -311,7 +311,7 @@ def _bad_bodies(run_id: str) -> dict[str, tuple[bytes, str]]:
     }
 
 
-def _two_rows(data: bytes) -> bytes:
+def _two_rows(data: bytes | memoryview) -> bytes:
     with pa.ipc.open_stream(data) as reader:
         table = reader.read_all()
     doubled = pa.concat_tables([table, table])
@@ -706,6 +706,7 @@ def test_a_history_read_as_arrow_equals_the_embedded_stores(
         for name in ("steps", "values", "timestamps"):
             a, b = getattr(local, name), getattr(remote, name)
             assert a.dtype == b.dtype, name
+            assert a.flags.writeable == b.flags.writeable, name
             assert np.array_equal(a, b, equal_nan=True), name
         # the JSON form (the lab's) says the same
         answer = tracking_server.api(
@@ -737,7 +738,7 @@ def test_the_run_frame_comes_in_pages(tracking_server: TrackingServer, rest: Res
     assert len(whole) == 8
     rest.run_frame_page_size = 3
     paged = rest.search_runs_frame([experiment_id])
-    pd.testing.assert_frame_equal(paged, whole, check_dtype=False)
+    pd.testing.assert_frame_equal(paged, whole)
     assert list(paged.columns) == list(whole.columns)
     first_five = rest.search_runs_frame([experiment_id], max_results=5)
     assert first_five["run_id"].tolist() == whole["run_id"].tolist()[:5]

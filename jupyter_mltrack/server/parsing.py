@@ -497,7 +497,7 @@ def batch_from_json(data: dict[str, Any]) -> WriteBatch:
     )
 
 
-def batch_from_arrow(body: bytes) -> WriteBatch:
+def batch_from_arrow(body: bytes | memoryview) -> WriteBatch:
     """Check a write batch sent as an Arrow IPC stream (:mod:`jupyter_mltrack.store.wire`) and
     build it: the stream's shape first, then every value with the checks of
     :func:`batch_from_json` (a series' points as whole columns).
