@@ -61,10 +61,11 @@ class Server:
     session: requests.Session = field(default_factory=requests.Session)
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A request to ``api/2.0/mlflow/<path>``, or to ``<path>`` under the tracking URI
+        when it starts with '/' (the artifact proxy)."""
         kwargs.setdefault("timeout", 60)
-        return self.session.request(
-            method, f"{self.url}/api/2.0/mlflow/{path}", headers=self.headers, **kwargs
-        )
+        url = self.url + path if path.startswith("/") else f"{self.url}/api/2.0/mlflow/{path}"
+        return self.session.request(method, url, headers=self.headers, **kwargs)
 
     def fill(self, value: Any) -> Any:
         """``value`` with each ``{name}`` of :attr:`ids` replaced by this server's id."""
@@ -426,6 +427,17 @@ VALIDATION: list[tuple[tuple[str, str, Any], tuple[int, str | None, str | None]]
     (("GET", "logged-models/m-0123", None),
      (404, RDNE, "Logged model with ID 'm-0123' not found.")),
     (("GET", "metrics/get-history", {"run_id": "nope", "metric_key": "m"}), (200, None, None)),
+    (("POST", "experiments/create", {"name": "n" * 600}),
+     (400, IPV, "'name' exceeds the maximum length of 500 characters")),
+    # artifacts (MLflow's test_path_validation)
+    (("GET", "artifacts/list", {"run_id": "{run}", "path": "../path"}),
+     (400, IPV, "Invalid path")),
+    (("GET", "/api/2.0/mlflow-artifacts/artifacts", {"path": "../x"}),
+     (400, IPV, "Invalid path")),
+    (("GET", "/api/2.0/mlflow-artifacts/artifacts/0/none/here.txt", None),
+     (404, RDNE, "No such artifact: '0/none/here.txt'")),
+    (("DELETE", "/api/2.0/mlflow-artifacts/artifacts/0/none/here.txt", None), (200, None, None)),
+    (("GET", "artifacts/list", {"run_id": "nope"}), (404, RDNE, "Run with id=nope not found")),
 ]  # fmt: skip
 
 

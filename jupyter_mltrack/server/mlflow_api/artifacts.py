@@ -23,11 +23,12 @@ from tornado.http1connection import HTTP1Connection
 
 from ... import artifacts as artifact_files
 from ...clock import now_ms
-from ...errors import ErrorCode, MltrackError
+from ...errors import MltrackError
 from ...store.batch import ArtifactRow, WriteBatch
 from ...store.contract import AbstractStore
 from ...validation import check_artifact_path
 from ..base import CONFIG_SETTING
+from . import messages
 from .handler import MlflowHandler
 from .serialise import proxy_uri
 
@@ -168,9 +169,9 @@ class ArtifactFile(MlflowHandler):
     @web.authenticated
     async def get(self, path: str) -> None:
         """Stream the file ``path``."""
-        _, target = self._target(path)
+        rel, target = self._target(path)
         if not target.is_file():
-            raise MltrackError(f"no artifact file {path!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
+            raise messages.no_artifact(rel)
         # headers go out with the first chunk, so the type must be set before it
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Content-Length", str(target.stat().st_size))
@@ -184,14 +185,13 @@ class ArtifactFile(MlflowHandler):
 
     @web.authenticated
     async def delete(self, path: str) -> None:
-        """Remove the file or folder ``path``."""
+        """Remove the file or folder ``path``; one that is not there is already removed (as
+        MLflow answers)."""
         _, target = self._target(path)
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         elif target.exists() or target.is_symlink():
             target.unlink()
-        else:
-            raise MltrackError(f"no artifact {path!r}", ErrorCode.RESOURCE_DOES_NOT_EXIST)
         self.ok()
 
 

@@ -219,6 +219,11 @@ def model_version_not_found(name: str, version: str) -> MltrackError:
     )
 
 
+def no_artifact(path: str) -> MltrackError:
+    """A file the artifact proxy does not have."""
+    return error(f"No such artifact: '{path}'", ErrorCode.RESOURCE_DOES_NOT_EXIST)
+
+
 def version_not_integer(version: str) -> MltrackError:
     return error(f"Parameter 'version' must be an integer, got '{version}'.")
 
@@ -260,6 +265,12 @@ def _reserved_alias(alias: str) -> MltrackError:
 #: the store's templates, so a change of wording there shows up in the tests, not in production
 _TRANSLATIONS: list[tuple[re.Pattern[str], Callable[..., MltrackError]]] = [
     (re.compile(rf"no run with id {_REPR}"), run_not_found),
+    # a request's artifact path that leaves its folder (validation.check_artifact_path)
+    (re.compile(rf"artifact path {_REPR} must "), lambda _path: error("Invalid path")),
+    (
+        re.compile(r"experiment name is \d+ characters long; the limit is (\d+)"),
+        lambda limit: exceeds_length("name", int(limit)),
+    ),
     (re.compile(rf"run {_REPR} is deleted; restore it before "), run_not_active),
     (re.compile(rf"no experiment with id {_REPR}"), experiment_not_found),
     (
