@@ -120,9 +120,19 @@ def duplicate_params(keys: list[str]) -> MltrackError:
     )
 
 
-def _path_not_unique(name: str) -> bool:
+def path_not_unique(name: str) -> bool:
+    """Whether a name, taken as a path, resolves to another (MLflow refuses those names)."""
     norm = posixpath.normpath(name)
     return norm != name or norm == "." or norm.startswith("..") or norm.startswith("/")
+
+
+def bad_path(path: str, name: str) -> MltrackError:
+    """MLflow's error for a name that :func:`path_not_unique` refuses."""
+    detail = (
+        "Names may be treated as files in certain cases, and must not resolve to other "
+        f"names when treated as such. This name would resolve to {posixpath.normpath(name)!r}"
+    )
+    return error(invalid_value(path, name, detail))
 
 
 _checked_keys: set[str] = set()
@@ -145,12 +155,8 @@ def key(value: Any, path: str, length_path: str | None = None) -> str:
         raise invalid(path, value)
     if not re.match(r"^[\w\-. /]*$", value):
         raise error(invalid_value(path, value, BAD_KEY_CHARACTERS))
-    if _path_not_unique(value):
-        detail = (
-            "Names may be treated as files in certain cases, and must not resolve to other "
-            f"names when treated as such. This name would resolve to {posixpath.normpath(value)!r}"
-        )
-        raise error(invalid_value(path, value, detail))
+    if path_not_unique(value):
+        raise bad_path(path, value)
     if len(value) > MAX_KEY_LENGTH:
         raise exceeds_length(length_path or path, MAX_KEY_LENGTH)
     check_key(value, path)
@@ -239,9 +245,12 @@ def logged_model_name(name: str) -> str:
 
 
 def registered_model_name(name: str) -> str:
-    """A new registered model name as MLflow takes it (``_validate_model_name``)."""
+    """A new (or renamed) registered model's name as MLflow takes it (``_validate_model_name``):
+    no '/' or ':', and not a path that resolves to another name."""
     if any(c in name for c in MODEL_NAME_BAD_CHARS):
         raise error(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.")
+    if path_not_unique(name):
+        raise bad_path("name", name)
     return name
 
 

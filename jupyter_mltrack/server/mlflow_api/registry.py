@@ -8,7 +8,6 @@ for this API, the native one and Python.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -27,20 +26,6 @@ T = TypeVar("T")
 MODELS_DEFAULT_MAX_RESULTS = 100
 VERSIONS_DEFAULT_MAX_RESULTS = 10_000
 _INTEGER = re.compile(r"^-?[0-9]{1,19}$")
-
-
-def new_model_name(name: str) -> str:
-    """A name for a new (or renamed) registered model, as MLflow's ``_validate_model_name``
-    takes it: no '/' or ':', and not a path that resolves to another name."""
-    messages.registered_model_name(name)
-    norm = posixpath.normpath(name)
-    if norm != name or norm == "." or norm.startswith("..") or norm.startswith("/"):
-        detail = (
-            "Names may be treated as files in certain cases, and must not resolve to other "
-            f"names when treated as such. This name would resolve to {norm!r}"
-        )
-        raise messages.error(messages.invalid_value("name", name, detail))
-    return name
 
 
 def registry_page_size(f: Fields, default: int, limit: int) -> int:
@@ -72,7 +57,7 @@ class CreateRegisteredModel(MlflowRegistryHandler):
     async def post(self) -> None:
         """Create a registered model (RESOURCE_ALREADY_EXISTS if the name is taken)."""
         f = self.fields()
-        name = new_model_name(f.required_string("name"))
+        name = messages.registered_model_name(f.required_string("name"))
         model = await self.call(
             self.store.create_registered_model,
             name=name,
@@ -112,7 +97,7 @@ class RenameRegisteredModel(MlflowRegistryHandler):
         """Rename a registered model (its versions, tags and aliases follow)."""
         f = self.fields()
         name = f.required_string("name")
-        new_name = new_model_name(f.required_string("new_name"))
+        new_name = messages.registered_model_name(f.required_string("new_name"))
         model = await self.call(
             self.store.rename_registered_model, name=name, new_name=new_name, user=self.user()
         )
