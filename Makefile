@@ -1,7 +1,9 @@
 # The two commands of the README:
-#   make demo   set everything up, run the demo on the embedded default store
+#   make demo   set up what the demo needs, run the demo on the embedded default store
 #   make test   set everything up, run lint, type checks and the whole test suite
-# Each creates the virtual environment .venv on first use (and again when pyproject.toml changes).
+# `make test` creates the virtual environment .venv with everything (dev extras); `make demo` a
+# lighter one of its own, .venv-demo: the package (editable), its demo extras and JupyterLab.
+# Each is created on first use, and installed again when pyproject.toml changes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +17,7 @@ JLPM := cd labextension && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm
 # Jupyter refuses to run as root unless told; these machines run everything as root
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: demo lab test lint ui-test browser bench clean
+.PHONY: demo demo-run demo-lab dist lab test lint ui-test browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +33,47 @@ $(EXT_STAMP): $(STAMP) $(EXT_SOURCES)
 	ln -s $(CURDIR)/jupyter_mltrack/labextension $(VENV)/share/jupyter/labextensions/jupyter-mltrack
 	touch $(EXT_STAMP)
 
-demo: $(EXT_STAMP)
-	$(PY) examples/demo.py
+# The demo's own environment: no MLflow, PyTorch, linters or browser tooling. The script needs
+# only Python, so the lab extension (Node.js) is built after it has printed its comparison, and
+# only when JupyterLab is to open. --no-compile: bytecode only for what runs (about 200 MB less).
+DEMO_VENV := .venv-demo
+DEMO_PY := $(DEMO_VENV)/bin/python
+DEMO_STAMP := $(DEMO_VENV)/.installed
+DEMO_EXT_STAMP := $(DEMO_VENV)/.labextension-built
+DEMO_EXT_LOG := $(CURDIR)/$(DEMO_VENV)/labextension-build.log
+
+$(DEMO_STAMP): pyproject.toml
+	@echo "Installing the package, its demo extras and JupyterLab into $(DEMO_VENV) (~40 s)."
+	$(PYTHON) -m venv $(DEMO_VENV)
+	SKIP_JUPYTER_BUILDER=1 $(DEMO_PY) -m pip install --quiet --no-compile \
+		-e '.[demo]' 'jupyterlab>=4.6,<5'
+	touch $(DEMO_STAMP)
+
+$(DEMO_EXT_STAMP): $(DEMO_STAMP) $(EXT_SOURCES)
+	@echo "Building the lab extension for JupyterLab (Node.js, ~30 s; log: $(DEMO_EXT_LOG))."
+	@cd labextension && export PATH="$(CURDIR)/$(DEMO_VENV)/bin:$$PATH" \
+		&& { jlpm install && jlpm build:prod; } >$(DEMO_EXT_LOG) 2>&1 \
+		|| { tail -n 40 $(DEMO_EXT_LOG); exit 1; }
+	@# JupyterLab serves the build in place, so a rebuild reaches it
+	rm -rf $(DEMO_VENV)/share/jupyter/labextensions/jupyter-mltrack
+	mkdir -p $(DEMO_VENV)/share/jupyter/labextensions
+	ln -s $(CURDIR)/jupyter_mltrack/labextension $(DEMO_VENV)/share/jupyter/labextensions/jupyter-mltrack
+	touch $(DEMO_EXT_STAMP)
+
+demo: demo-run $(if $(NO_LAB),,demo-lab)
+
+demo-run: $(DEMO_STAMP)
+	$(DEMO_PY) examples/demo.py
+
+demo-lab: demo-run $(DEMO_EXT_STAMP)
 	@echo "Opening JupyterLab with the demo notebook (NO_LAB=1 skips this)."
-	@if [ -z "$(NO_LAB)" ]; then $(VENV)/bin/jupyter lab examples/demo.ipynb $(LAB_ARGS); fi
+	$(DEMO_VENV)/bin/jupyter lab examples/demo.ipynb $(LAB_ARGS)
+
+# an sdist and a wheel in dist/, both carrying the built lab extension (installing either needs
+# no Node.js); the extension is rebuilt first when its sources changed
+dist: $(EXT_STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist
 
 # JupyterLab with the sidebar and the demo notebook
 lab: $(EXT_STAMP)
@@ -65,4 +104,4 @@ bench: $(STAMP)
 	$(PY) bench/bench_tracking.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) .pytest_cache .mypy_cache .ruff_cache
