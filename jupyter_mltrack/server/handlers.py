@@ -369,18 +369,18 @@ class RunFrameHandler(NativeHandler):
         )
         offset = paging.decode(self.query("page_token"))
         end = offset + page_size
-        # The store's frame has no offset: it is read up to the page's end (one run more tells
-        # whether another page exists), never past the store's own limit, and cut here.
+        # one run more than the page tells whether another page exists
         frame = await self.search(
             self.store.search_runs_frame,
             self.experiment_ids(),
             self.query("filter"),
             self.view_type(),
-            min(end + 1, rules.RUN_FRAME_MAX_RESULTS),
+            page_size + 1,
             self.get_query_arguments("order_by") or None,
+            offset,
         )
-        table = pa.Table.from_pandas(frame.iloc[offset:end], preserve_index=False)
-        if len(frame) > end:
+        table = pa.Table.from_pandas(frame.iloc[:page_size], preserve_index=False)
+        if len(frame) > page_size:
             metadata = {**(table.schema.metadata or {}), b"next_page_token": paging.encode(end)}
             table = table.replace_schema_metadata(metadata)
         self.send_arrow(table)

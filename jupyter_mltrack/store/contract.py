@@ -358,14 +358,19 @@ class AbstractStore(AbstractRegistryStore):
         view_type: str = ViewType.ACTIVE_ONLY,
         max_results: int = 100_000,
         order_by: list[str] | None = None,
+        offset: int = 0,
     ) -> Any:
-        """Matching runs as a pandas DataFrame with MLflow's column names."""
+        """Matching runs as a pandas DataFrame with MLflow's column names; ``offset`` skips
+        that many matching runs first (a page of a longer frame)."""
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise MltrackError(f"offset must be an integer of at least 0, got {offset!r}")
         return self._search_runs_frame(
             _experiment_ids(experiment_ids),
             _filter(filter_string),
             _view_type(view_type),
             check_max_results(max_results, rules.RUN_FRAME_MAX_RESULTS),
             _order_by(order_by),
+            offset,
         )
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactInfo]:
@@ -536,6 +541,7 @@ class AbstractStore(AbstractRegistryStore):
         view_type: str,
         max_results: int,
         order_by: list[str] | None,
+        offset: int,
     ) -> Any:
         """The runs as a DataFrame (``metrics.<key>``, ``params.<key>``, ``tags.<key>`` columns,
         keys that differ only in case kept apart)."""

@@ -107,8 +107,10 @@ def runs_frame(
     view_type: str,
     max_results: int,
     order_by: list[str] | None,
+    offset: int = 0,
 ) -> Any:
-    """Matching runs as a DataFrame: one row a run, MLflow's column names.
+    """Matching runs as a DataFrame: one row a run, MLflow's column names (``offset`` runs
+    skipped first).
 
     Columns: run_id, experiment_id, run_name, status, artifact_uri, start_time, end_time
     (UTC datetimes), parent_run_id, then ``metrics.*``, ``params.*``, ``tags.*`` sorted by key.
@@ -120,7 +122,9 @@ def runs_frame(
     """
     import pyarrow as pa
 
-    ids = search_run_ids(con, experiment_ids, filter_string, view_type, max_results, order_by, 0)
+    ids = search_run_ids(
+        con, experiment_ids, filter_string, view_type, max_results, order_by, offset
+    )
     con.register("frame_ids", pa.table({"run_id": ids, "ord": list(range(len(ids)))}))
     pivoted: list[str] = []
     try:

@@ -168,6 +168,7 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
         view_type: str,
         max_results: int,
         order_by: list[str] | None,
+        offset: int,
     ) -> Any:
         with self.connector.connect() as con:
             return reads.runs_frame(
@@ -178,6 +179,7 @@ class DuckDBStore(DuckDBRegistryMixin, AbstractStore):
                 view_type,
                 max_results,
                 order_by,
+                offset,
             )
 
     def _get_cells(self, run_id: str) -> list[Cell]:

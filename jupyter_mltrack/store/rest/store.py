@@ -46,7 +46,7 @@ from ...entities import (
 )
 from ...errors import ErrorCode, MltrackError
 from ...validation import check_artifact_path
-from .. import rules
+from .. import paging, rules
 from ..batch import MetricSeriesRow, WriteBatch
 from ..contract import AbstractStore
 from ..discovery import SERVER_FILE, TOKEN_ENV, ServerAddress, find_server
@@ -547,9 +547,10 @@ class RestStore(RestRegistryMixin, AbstractStore):
         view_type: str,
         max_results: int,
         order_by: list[str] | None,
+        offset: int,
     ) -> Any:
         tables = []
-        rows, token = 0, None
+        rows, token = 0, (paging.encode(offset) if offset else None)
         while True:
             # pages of at most the route's limit, until the runs asked for (or all) are in
             table = self._arrow(
