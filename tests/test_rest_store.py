@@ -610,3 +610,15 @@ def test_an_unreachable_or_refusing_server_is_store_unavailable(
     with pytest.raises(MltrackError) as info:
         refused.get_experiment("0")
     assert info.value.code == ErrorCode.STORE_UNAVAILABLE and "refused" in info.value.message
+
+
+def test_a_run_frame_page_starts_at_its_offset(store: AbstractStore) -> None:
+    exp_id = store.create_experiment(_name())
+    ids = [store.create_run(exp_id, f"r{i}", None, 1_000 + i, {}).info.run_id for i in range(7)]
+    newest_first = ids[::-1]
+    whole = store.search_runs_frame([exp_id])
+    assert whole["run_id"].tolist() == newest_first
+    page = store.search_runs_frame([exp_id], max_results=3, offset=2)
+    assert page["run_id"].tolist() == newest_first[2:5]
+    assert store.search_runs_frame([exp_id], offset=7).empty
+    assert _code(store.search_runs_frame, [exp_id], offset=-1) == ErrorCode.INVALID_PARAMETER_VALUE
