@@ -54,10 +54,11 @@ $(DEMO_EXT_STAMP): $(DEMO_STAMP) $(EXT_SOURCES)
 	@cd labextension && export PATH="$(CURDIR)/$(DEMO_VENV)/bin:$$PATH" \
 		&& { jlpm install && jlpm build:prod; } >$(DEMO_EXT_LOG) 2>&1 \
 		|| { tail -n 40 $(DEMO_EXT_LOG); exit 1; }
-	@# JupyterLab serves the build in place, so a rebuild reaches it
+	@# a copy, not a link: the sdist's file walk would take the build through a link in here
+	@# (not a folder it skips) and then skip the build itself as already seen
 	rm -rf $(DEMO_VENV)/share/jupyter/labextensions/jupyter-mltrack
 	mkdir -p $(DEMO_VENV)/share/jupyter/labextensions
-	ln -s $(CURDIR)/jupyter_mltrack/labextension $(DEMO_VENV)/share/jupyter/labextensions/jupyter-mltrack
+	cp -R jupyter_mltrack/labextension $(DEMO_VENV)/share/jupyter/labextensions/jupyter-mltrack
 	touch $(DEMO_EXT_STAMP)
 
 demo: demo-run $(if $(NO_LAB),,demo-lab)
