@@ -50,7 +50,7 @@ $(DEMO_STAMP): pyproject.toml
 	touch $(DEMO_STAMP)
 
 $(DEMO_EXT_STAMP): $(DEMO_STAMP) $(EXT_SOURCES)
-	@echo "Building the lab extension for JupyterLab (Node.js, ~30 s; log: $(DEMO_EXT_LOG))."
+	@echo "Building the lab extension for JupyterLab (Node.js, ~40 s; log: $(DEMO_EXT_LOG))."
 	@cd labextension && export PATH="$(CURDIR)/$(DEMO_VENV)/bin:$$PATH" \
 		&& { jlpm install && jlpm build:prod; } >$(DEMO_EXT_LOG) 2>&1 \
 		|| { tail -n 40 $(DEMO_EXT_LOG); exit 1; }
