@@ -1,36 +1,51 @@
-"""Tracking-core benchmark: jupyter-mltrack (embedded DuckDB) against MLflow (SQLite store).
+"""Tracking-core benchmark: jupyter-mltrack against MLflow, in-process and through a server.
 
-Runs the same workloads against both libraries and prints a markdown table::
+Runs the same workloads on four paths and prints a markdown table with one row per workload::
 
-    .venv/bin/python bench/bench_tracking.py            # full sizes (several minutes: MLflow)
-    .venv/bin/python bench/bench_tracking.py --quick    # small sizes, a smoke run (< 60 s)
-    .venv/bin/python bench/bench_tracking.py --only history --only runs
-    .venv/bin/python bench/bench_tracking.py --mlflow-points 100000   # scale MLflow's 1M run
+    mltrack          jupyter-mltrack embedded: the process writes the DuckDB file itself
+    mltrack-server   jupyter-mltrack through a real ``jupyter server`` with the extension on the
+                     store, the client logging over REST as a kernel inside JupyterLab does
+    mlflow           MLflow 3.17.2 on its SQLite store, in-process
+    mlflow-server    MLflow 3.17.2 through ``mlflow server`` (SQLite backend) over REST
+
+    .venv/bin/python bench/bench_tracking.py            # full sizes (about 12 minutes)
+    .venv/bin/python bench/bench_tracking.py --quick    # small sizes, a smoke run
+    .venv/bin/python bench/bench_tracking.py --only lifecycle --path server
+    .venv/bin/python bench/bench_tracking.py --lib mltrack --lib mltrack-server
 
 How it measures, and why:
 
-- Every workload runs in a fresh subprocess per library (``--worker`` mode of this script, code
-  in ``tracking_workloads.py``), so neither library's imports, caches or background threads leak
-  into the other's figures, and import time is paid where a user pays it.
-- Each worker gets its own temporary directory: an mltrack store (``MLTRACK_STORE`` points there
-  too, so ``~/.mltrack`` is never touched) or an MLflow ``sqlite:///`` database with local
-  artifacts. MLflow's schema migration takes seconds, so it runs once into a template database
-  that each MLflow worker copies; it is setup, not part of any figure.
+- Every workload runs in a fresh subprocess per path (``--worker`` mode of this script, code in
+  ``tracking_workloads.py``), so neither library's imports, caches or background threads leak
+  into the other's figures, and import time is paid where a user pays it. The worker scripts
+  run from a copy outside any git repository, so neither library records git state (a dirty
+  checkout would add a diff to every jupyter-mltrack run).
+- Each worker gets its own temporary directory. ``mltrack``: a fresh store (``MLTRACK_STORE``
+  points there too, so ``~/.mltrack`` is never touched). ``mltrack-server``: the bench starts a
+  fresh ``jupyter server`` on that store for the worker and stops it afterwards; the worker
+  finds it through the store's ``server.json`` and checks that its client is the REST one.
+  ``mlflow``: a copy of a migrated template database. ``mlflow-server``: one ``mlflow server``
+  (its default 4 workers) for the whole bench run, since it takes ~20 s to start; each
+  workload logs to its own experiment there.
 - Times come from ``time.perf_counter``. Short operations are repeated and the median reported
   (the first call is kept apart, since it may include opening the database).
-- "Durable" means committed to the database file: for mltrack, ``flush()`` has returned; MLflow
-  writes synchronously, so its calls are durable when they return.
-- Where MLflow would take many minutes at full size, it runs a smaller size and the figure is
-  scaled linearly; such cells say "extrapolated" and from how many points or calls.
-- Each worker checks what it wrote or read (point counts, row counts, the expected top-100 runs),
-  so a fast wrong answer cannot pass for a fast right one.
+- "Durable" means committed to the database: for mltrack, ``flush()`` has returned and nothing
+  went to the spool; MLflow writes synchronously, so its calls are durable when they return.
+- Where a path would take many minutes at full size, it runs a smaller size (or stops at a
+  time budget) and the figure is scaled linearly; such cells say "extrapolated" and from how
+  many points, calls or runs.
+- Each worker checks what it wrote or read (point counts, run counts, every run's params,
+  metrics and tags, the expected top-100 runs), so a fast wrong answer cannot pass for a fast
+  right one.
 
-Results go to stdout (the table) and to ``bench/results/tracking.json``.
+Results go to stdout (the table) and to ``bench/results/tracking.json``; the store-size workload
+draws ``bench/results/run_cost_vs_store_size.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -40,18 +55,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # so that tracking_workloads imports when run from anywhere
+sys.path.insert(0, str(HERE))  # so that the sibling modules import when run from anywhere
 
-from tracking_workloads import MLFLOW_BATCH_LIMIT, WORKERS, Sizes  # noqa: E402
+from tracking_table import LIBS, OURS, build_rows, markdown_table, notes  # noqa: E402
+from tracking_workloads import (  # noqa: E402
+    MLFLOW_BATCH_LIMIT,
+    SERVER_PATHS,
+    Sizes,
+    Target,
+    library,
+    worker,
+)
 
 DEFAULT_JSON = HERE / "results" / "tracking.json"
-LIBS = ("mltrack", "mlflow")
+PATH_GROUPS = {"in-process": ("mltrack", "mlflow"), "server": ("mltrack-server", "mlflow-server")}
 WORKLOADS = (
     "import",
     "log_metric",
@@ -60,10 +84,20 @@ WORKLOADS = (
     "points_loop",
     "history",
     "runs",
+    "lifecycle",
+    "store_size",
 )
 IMPORT_STATEMENTS = {"mltrack": "import jupyter_mltrack", "mlflow": "import mlflow"}
 WORKER_TIMEOUT_S = 3600.0
-TIMES = "\u00d7"  # the multiplication sign, spelled out so linters do not take it for an x
+# what a worker process imports: copied out of the repository for each bench run
+WORKER_FILES = (
+    "bench_tracking.py",
+    "tracking_table.py",
+    "tracking_workloads.py",
+    "workloads_common.py",
+    "workloads_mltrack.py",
+    "workloads_mlflow.py",
+)
 
 
 # running workers -------------------------------------------------------------------------------
@@ -74,51 +108,201 @@ class WorkerFailed(RuntimeError):
 def _worker_env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["MLTRACK_STORE"] = str(tmp / "store")  # never the user's ~/.mltrack
-    env.pop("MLFLOW_TRACKING_URI", None)
+    # a bench started inside JupyterLab must not log to the user's own tracking server
+    for name in ("MLTRACK_SERVER_URL", "MLTRACK_SERVER_TOKEN", "MLFLOW_TRACKING_URI"):
+        env.pop(name, None)
     # MLflow 3 sends usage telemetry over the network by default; a benchmark should not
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env["DO_NOT_TRACK"] = "true"
     return env
 
 
-def run_worker(lib: str, workload: str, sizes: Sizes, root: Path) -> dict[str, Any]:
-    """Run one workload of one library in a fresh interpreter; return what it measured."""
-    tmp = Path(tempfile.mkdtemp(prefix=f"{lib}-{workload}-", dir=root))
-    template = root / "mlflow-template.db"
-    if lib == "mlflow" and workload != "prepare":
-        shutil.copyfile(template, tmp / "mlflow.db")
-    out = tmp / "result.json"
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--worker",
-        lib,
-        workload,
-        "--tmp",
-        str(tmp),
-        "--sizes",
-        json.dumps(asdict(sizes)),
-        "--result",
-        str(out),
-    ]
-    proc = subprocess.run(
-        cmd,
-        cwd=tmp,
-        env=_worker_env(tmp),
-        capture_output=True,
-        text=True,
-        timeout=WORKER_TIMEOUT_S,
-        check=False,
-    )
-    if proc.returncode != 0 or not out.exists():
-        raise WorkerFailed(
-            f"{lib} {workload} worker failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
+def _tail(path: Path, chars: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+class Runner:
+    """Starts workers (and the servers they log through) under one temporary root."""
+
+    def __init__(
+        self, root: Path, sizes: Sizes, stack: contextlib.ExitStack, fresh_servers: bool = True
+    ):
+        self.root = root
+        self.sizes = sizes
+        self.stack = stack
+        self.fresh_servers = fresh_servers  # else one jupyter server for every plain workload
+        self._mlflow_server: dict[str, Any] | None = None
+        self._early: Any = None  # the thread starting mlflow server
+        self._early_result: dict[str, Any] = {}
+        self._shared_store: Path | None = None
+        self._server_log = root / "server.log"
+        # the worker scripts, copied outside any git repository (see the module docstring)
+        self.scripts = root / "bench"
+        self.scripts.mkdir()
+        for name in WORKER_FILES:
+            shutil.copyfile(HERE / name, self.scripts / name)
+
+    def fresh(self, name: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
+
+    def worker(
+        self, path: str, workload: str, tmp: Path, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run one worker in a fresh interpreter; return what it measured."""
+        out = tmp / f"result-{workload}-{path}.json"
+        out.unlink(missing_ok=True)
+        cmd = [
+            sys.executable,
+            str(self.scripts / "bench_tracking.py"),
+            "--worker", path, workload,
+            "--tmp", str(tmp),
+            "--sizes", json.dumps(asdict(self.sizes)),
+            "--result", str(out),
+            "--extra", json.dumps(extra or {}),
+        ]  # fmt: skip
+        proc = subprocess.run(
+            cmd,
+            cwd=tmp,
+            env=_worker_env(tmp),
+            capture_output=True,
+            text=True,
+            timeout=WORKER_TIMEOUT_S,
+            check=False,
         )
-    result: dict[str, Any] = json.loads(out.read_text())
-    if workload == "prepare":
-        shutil.copyfile(tmp / "mlflow.db", template)
-    shutil.rmtree(tmp, ignore_errors=True)
-    return result
+        if proc.returncode != 0 or not out.exists():
+            server_log = ""
+            if path in SERVER_PATHS:
+                log = self._server_log if path == "mltrack-server" else self.root / "mlflow.log"
+                server_log = f"\n--- end of the server log ---\n{_tail(log)}"
+            raise WorkerFailed(
+                f"{path} {workload} worker failed (exit {proc.returncode}):\n"
+                f"{proc.stderr[-4000:]}{server_log}"
+            )
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+    @contextlib.contextmanager
+    def jupyter_server(self, tmp: Path) -> Iterator[None]:
+        """A real ``jupyter server`` with the extension, owning ``tmp/store``."""
+        from bench_server import mltrack_server
+
+        store = tmp / "store"
+        store.mkdir(exist_ok=True)
+        self._server_log = tmp / "server.log"
+        with mltrack_server(store, self._server_log):
+            # the route answers before the extension has advertised itself: wait for the file
+            deadline = time.monotonic() + 60
+            while not (store / "server.json").exists():
+                if time.monotonic() > deadline:
+                    raise WorkerFailed(f"no server.json in {store}:\n{_tail(tmp / 'server.log')}")
+                time.sleep(0.05)
+            yield
+
+    def mlflow_server(self) -> dict[str, Any]:
+        """The one ``mlflow server`` of this bench run (started on first use, unless
+        :meth:`start_mlflow_server_early` started it already)."""
+        if self._mlflow_server is None:
+            if self._early is None:
+                self.start_mlflow_server_early(background=False)
+            assert self._early is not None
+            self._early.join()
+            if "error" in self._early_result:
+                raise WorkerFailed(f"mlflow server: {self._early_result['error']}")
+            self._mlflow_server = self._early_result["server"]
+        return dict(self._mlflow_server)
+
+    def start_mlflow_server_early(self, background: bool = True) -> None:
+        """Start ``mlflow server`` (and warm it up) in a thread, so that its 20-40 s of start-up
+        overlap other work (``--quick`` only: it competes for the CPUs meanwhile)."""
+        import threading
+
+        from bench_server import mlflow_server
+
+        db = self.root / "mlflow-server.db"
+        template = self.root / "mlflow-template.db"
+        if template.exists():  # else (started early) the server migrates a new database itself
+            shutil.copyfile(template, db)
+        artifacts = self.root / "mlflow-server-artifacts"
+        artifacts.mkdir()
+        manager = mlflow_server(db, artifacts, self.root / "mlflow.log")
+        result = self._early_result
+
+        def start() -> None:
+            t0 = time.perf_counter()
+            try:
+                server = manager.__enter__()
+                result["manager"] = manager
+                _warm_up(server.api)
+            except Exception as exc:  # noqa: BLE001 - reported when a worker needs the server
+                result["error"] = exc
+                return
+            result["server"] = {"tracking_uri": server.api, "mlflow_db": str(db)}
+            _progress(f"mlflow server up (and warmed up) in {time.perf_counter() - t0:.1f} s")
+
+        def stop() -> None:
+            assert self._early is not None
+            self._early.join()
+            if "manager" in result:
+                result["manager"].__exit__(None, None, None)
+
+        self._early = threading.Thread(target=start, name="mlflow-server-start")
+        self.stack.callback(stop)
+        self._early.start()
+        if not background:
+            self._early.join()
+
+    def shared_store(self) -> Path:
+        """The store of the one jupyter server shared by every plain workload (started on
+        first use; ``--quick`` only, where starting a server per workload would dominate)."""
+        if self._shared_store is None:
+            tmp = self.fresh("mltrack-server-shared")
+            self.stack.enter_context(self.jupyter_server(tmp))
+            self._shared_store = tmp / "store"
+        return self._shared_store
+
+    def prepare_mlflow(self) -> None:
+        tmp = self.fresh("mlflow-prepare")
+        self.worker("mlflow", "prepare", tmp)
+        shutil.copyfile(tmp / "mlflow.db", self.root / "mlflow-template.db")
+
+    def run(self, path: str, workload: str) -> dict[str, Any]:
+        """One workload on one path, in a fresh temporary folder (and server, for mltrack)."""
+        tmp = self.fresh(f"{path}-{workload}")
+        try:
+            if path == "mlflow":
+                shutil.copyfile(self.root / "mlflow-template.db", tmp / "mlflow.db")
+            if path == "mltrack-server" and self.fresh_servers:
+                with self.jupyter_server(tmp):
+                    return self.worker(path, workload, tmp)
+            if path == "mltrack-server":
+                return self.worker(path, workload, tmp, {"store": str(self.shared_store())})
+            extra = self.mlflow_server() if path == "mlflow-server" else None
+            return self.worker(path, workload, tmp, extra)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _warm_up(api: str, requests_n: int = 40) -> None:
+    """Send ``mlflow server``'s worker processes their first requests (each opens its own
+    database engine on first use), so that no timed call pays for that."""
+    import threading
+
+    import requests
+
+    def hit() -> None:
+        with requests.Session() as session:
+            for _ in range(requests_n // 4):
+                answer = session.get(f"{api}/api/2.0/mlflow/experiments/get?experiment_id=0")
+                answer.raise_for_status()
+
+    threads = [threading.Thread(target=hit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def import_times(lib: str, repeats: int, root: Path) -> dict[str, Any]:
@@ -145,298 +329,6 @@ def import_times(lib: str, repeats: int, root: Path) -> dict[str, Any]:
     return {"median_s": statistics.median(times), "times_s": times}
 
 
-# the table -------------------------------------------------------------------------------------
-@dataclass
-class Row:
-    """One line of the table; times in seconds, None where there is no figure."""
-
-    id: str
-    label: str
-    mltrack_s: float | None
-    mlflow_s: float | None
-    target_s: float | None = None
-    mlflow_note: str = ""  # e.g. "extrapolated from 100,000 points"
-    mltrack_note: str = ""
-
-    @property
-    def ratio(self) -> float | None:
-        """MLflow's time over mltrack's: how many times faster mltrack is."""
-        if self.mltrack_s and self.mlflow_s:
-            return self.mlflow_s / self.mltrack_s
-        return None
-
-    @property
-    def met(self) -> bool | None:
-        if self.target_s is None or self.mltrack_s is None:
-            return None
-        return self.mltrack_s <= self.target_s
-
-
-def _n(count: int) -> str:
-    """1000000 → '1M', 100000 → '100k', 300 → '300'."""
-    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
-        if count >= size and count % size == 0:
-            return f"{count // size}{suffix}"
-    return f"{count:,}"
-
-
-def _scaled(measured_s: float, measured: int, full: int, what: str) -> tuple[float, str]:
-    """Scale a figure measured at a smaller size linearly to ``full``, and say so."""
-    if measured >= full:
-        return measured_s, ""
-    return measured_s * full / measured, f"extrapolated from {measured:,} {what}"
-
-
-class _Results:
-    """Look-ups into the workers' results that tolerate a workload or library not run."""
-
-    def __init__(self, raw: dict[str, dict[str, Any]]):
-        self.raw = raw
-
-    def get(self, workload: str, lib: str) -> dict[str, Any] | None:
-        result = self.raw.get(workload, {}).get(lib)
-        return None if result is None or result.get("unavailable") else result
-
-    def time(self, workload: str, lib: str, *path: str) -> float | None:
-        value: Any = self.get(workload, lib)
-        for part in path:
-            if value is None:
-                return None
-            value = value[part]
-        return None if value is None else float(value)
-
-    def scaled(
-        self, workload: str, lib: str, full: int, count: str, what: str
-    ) -> tuple[float | None, str]:
-        result = self.get(workload, lib)
-        if result is None:
-            return None, ""
-        return _scaled(result["durable_s"], result[count], full, what)
-
-
-def _split(result: dict[str, Any] | None) -> str:
-    if result is None:
-        return ""
-    return f"log {result['log_s']:.2f} s + flush {result['flush_s']:.2f} s"
-
-
-def build_rows(raw: dict[str, dict[str, Any]], sizes: Sizes) -> list[Row]:
-    """Turn the workers' measurements into table rows (a workload not run gives no row)."""
-    res = _Results(raw)
-    rows: list[Row] = []
-    points, steps = _n(sizes.points), _n(sizes.metric_steps)
-
-    if "import" in raw:
-        rows.append(
-            Row(
-                "import",
-                f"`import` in a fresh interpreter (median of {sizes.import_repeats})",
-                res.time("import", "mltrack", "median_s"),
-                res.time("import", "mlflow", "median_s"),
-                0.3,
-            )
-        )
-
-    if "log_metric" in raw:
-        mt, mf = res.get("log_metric", "mltrack"), res.get("log_metric", "mlflow")
-        rows.append(
-            Row(
-                "log_metric_call",
-                "`log_metric` call latency (median per call)",
-                res.time("log_metric", "mltrack", "per_call_median_s"),
-                res.time("log_metric", "mlflow", "per_call_median_s"),
-                2e-6,
-                mltrack_note=f"{mt['calls']:,} calls timed in blocks of {mt['block']:,}"
-                if mt
-                else "",
-                mlflow_note=f"{mf['calls']:,} calls, each timed" if mf else "",
-            )
-        )
-        calls = mt["calls"] if mt else sizes.log_metric_calls
-        rows.append(
-            Row(
-                "log_metric_flush",
-                f"`flush()` after the {_n(calls)} `log_metric` calls",
-                res.time("log_metric", "mltrack", "flush_s"),
-                None,
-                mlflow_note="n/a: each call writes synchronously",
-            )
-        )
-        mf_s, note = res.scaled("log_metric", "mlflow", calls, "calls", "calls")
-        rows.append(
-            Row(
-                "log_metric_durable",
-                f"{_n(calls)} `log_metric` calls until durable (loop + flush)",
-                res.time("log_metric", "mltrack", "durable_s"),
-                mf_s,
-                mlflow_note=note,
-            )
-        )
-
-    mlflow_batch_s, mlflow_batch_note = res.scaled(
-        "points_batch", "mlflow", sizes.points, "points", "points"
-    )
-    if "points_batch" in raw:
-        mt = res.get("points_batch", "mltrack")
-        rows.append(
-            Row(
-                "points_batch",
-                f"{points} points ({sizes.metric_keys} keys {TIMES} {steps} steps) until durable, "
-                "`log_batch` of `Metric` objects",
-                res.time("points_batch", "mltrack", "durable_s"),
-                mlflow_batch_s,
-                1.5,
-                mlflow_note=mlflow_batch_note,
-                mltrack_note=f"{mt['chunk']:,} points a call; {_split(mt)}" if mt else "",
-            )
-        )
-
-    if "points_series" in raw:
-        mt = raw["points_series"].get("mltrack")
-        unavailable = bool(mt and mt.get("unavailable"))
-        rows.append(
-            Row(
-                "points_series",
-                f"{points} points until durable, `log_metric_series` (numpy columns)",
-                res.time("points_series", "mltrack", "durable_s"),
-                mlflow_batch_s,
-                1.5,
-                mlflow_note="; ".join(
-                    x for x in ("no columnar API, its `log_batch` figure", mlflow_batch_note) if x
-                ),
-                mltrack_note="API not in this checkout"
-                if unavailable
-                else (f"one call per key; {_split(res.get('points_series', 'mltrack'))}"),
-            )
-        )
-
-    if "points_loop" in raw:
-        mf_s, note = res.scaled("points_loop", "mlflow", sizes.points, "points", "points")
-        rows.append(
-            Row(
-                "points_loop",
-                f"{points} points until durable, one fluent `log_metric` call each",
-                res.time("points_loop", "mltrack", "durable_s"),
-                mf_s,
-                mlflow_note=note,
-                mltrack_note=_split(res.get("points_loop", "mltrack")),
-            )
-        )
-
-    if "history" in raw:
-        rows.append(
-            Row(
-                "history",
-                f"read one {_n(sizes.history_points)}-point metric history (median)",
-                res.time("history", "mltrack", "median_s"),
-                res.time("history", "mlflow", "median_s"),
-                0.05,
-            )
-        )
-
-    if "runs" in raw:
-        n = _n(sizes.runs)
-        rows.append(
-            Row(
-                "runs_setup",
-                f"setup: create {n} runs (5 params, 3 metrics, 2 tags each)",
-                res.time("runs", "mltrack", "setup_s"),
-                res.time("runs", "mlflow", "setup_s"),
-            )
-        )
-        rows.append(
-            Row(
-                "runs_search",
-                f"`search_runs` over {n} runs: metric + param filter, order by metric, top 100 "
-                "(median)",
-                res.time("runs", "mltrack", "search", "median_s"),
-                res.time("runs", "mlflow", "search", "median_s"),
-                0.05,
-            )
-        )
-        rows.append(
-            Row(
-                "runs_frame",
-                f"all {n} runs as a DataFrame (`search_runs`, median)",
-                res.time("runs", "mltrack", "frame", "median_s"),
-                res.time("runs", "mlflow", "frame", "median_s"),
-                0.3,
-            )
-        )
-    return rows
-
-
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 1e-6:
-        return f"{seconds * 1e9:.0f} ns"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.2f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
-
-
-def _fmt_ratio(ratio: float | None) -> str:
-    if ratio is None:
-        return "—"
-    if ratio >= 100:
-        return f"{ratio:,.0f}{TIMES} faster"
-    if ratio >= 1:
-        return f"{ratio:.1f}{TIMES} faster"
-    return f"{1 / ratio:.1f}{TIMES} slower"
-
-
-def markdown_table(rows: list[Row], mlflow_version: str) -> str:
-    """The rows as a markdown table: workload | mltrack | MLflow | ratio | target | met?."""
-    header = [
-        "workload",
-        "jupyter-mltrack",
-        f"MLflow {mlflow_version}",
-        f"ratio (MLflow {chr(0xF7)} mltrack)",
-        "target",
-        "met?",
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    for row in rows:
-        mlflow_cell = _fmt_time(row.mlflow_s)
-        if row.mlflow_note:
-            mlflow_cell = f"{mlflow_cell} ({row.mlflow_note})" if row.mlflow_s else row.mlflow_note
-        cells = [
-            row.label,
-            _fmt_time(row.mltrack_s),
-            mlflow_cell,
-            _fmt_ratio(row.ratio),
-            f"≤ {_fmt_time(row.target_s)}" if row.target_s is not None else "—",
-            {None: "—", True: "yes", False: "**NO**"}[row.met],
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def notes(rows: list[Row], raw: dict[str, dict[str, Any]]) -> list[str]:
-    """What the table has no room for: how mltrack's figures split, first calls, checks."""
-    out = [f"- {r.label}: mltrack {r.mltrack_note}" for r in rows if r.mltrack_note]
-    res = _Results(raw)
-    runs = {lib: res.get("runs", lib) for lib in LIBS}
-    if runs["mltrack"] and runs["mlflow"]:
-        same = runs["mltrack"]["search_top"] == runs["mlflow"]["search_top"]
-        out.append(f"- `search_runs` top 100: both libraries return the same runs in order: {same}")
-    for lib in LIBS:
-        run = runs[lib]
-        if run:
-            out.append(
-                f"- {lib} first calls (not in the medians): search "
-                f"{_fmt_time(run['search']['first_s'])}, DataFrame "
-                f"{_fmt_time(run['frame']['first_s'])}"
-            )
-        history = res.get("history", lib)
-        if history:
-            out.append(f"- {lib} first history read: {_fmt_time(history['first_s'])}")
-    return out
-
-
 # the command -----------------------------------------------------------------------------------
 def _version(dist: str) -> str:
     try:
@@ -452,16 +344,18 @@ def _load_average() -> float | None:
         return None
 
 
-def _meta(sizes: Sizes, quick: bool) -> dict[str, Any]:
+def _meta(sizes: Sizes, quick: bool, paths: tuple[str, ...]) -> dict[str, Any]:
+    dists = ("jupyter-mltrack", "mlflow", "duckdb", "pyarrow", "jupyter_server")
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "quick": quick,
+        "paths": list(paths),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         # other work on the machine inflates every figure: keep the load beside the results
         "load_average_1m": _load_average(),
-        "versions": {d: _version(d) for d in ("jupyter-mltrack", "mlflow", "duckdb", "pyarrow")},
+        "versions": {d: _version(d) for d in dists},
         "sizes": asdict(sizes),
     }
 
@@ -469,7 +363,8 @@ def _meta(sizes: Sizes, quick: bool) -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; ``args.sizes`` is the :class:`Sizes` to run."""
     parser = argparse.ArgumentParser(
-        description="Benchmark jupyter-mltrack's tracking core against MLflow."
+        description="Benchmark jupyter-mltrack's tracking core against MLflow, in-process and "
+        "through a server."
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument(
@@ -483,26 +378,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--mlflow-points",
         type=int,
         default=None,
-        help="points MLflow logs in the log_batch workload (default: all); its figure is then "
-        "scaled linearly to the full size and marked as extrapolated",
+        help="points MLflow logs in the log_batch workload (default: 100,000; quick: 5,000); "
+        "its figure is scaled linearly to the full size and marked as extrapolated",
     )
     parser.add_argument(
         "--lib",
         action="append",
         choices=LIBS,
-        metavar="LIB",
-        help="run only this library (repeatable): mltrack, mlflow",
+        metavar="PATH",
+        help=f"run only this library and path (repeatable): {', '.join(LIBS)}",
+    )
+    parser.add_argument(
+        "--path",
+        action="append",
+        choices=tuple(PATH_GROUPS),
+        help="run only the in-process paths (mltrack, mlflow) or the server paths "
+        "(mltrack-server, mlflow-server); repeatable, combines with --lib",
+    )
+    parser.add_argument(
+        "--fill",
+        choices=("auto", "api", "clone"),
+        default="auto",
+        help="how the store-size workload grows the store between windows: the fluent API "
+        "(untimed), or copies of the runs already there written by SQL; auto: the API when it "
+        "would fill a step in under a minute at the speed just measured",
     )
     parser.add_argument("--json", type=Path, default=None, help=f"default: {DEFAULT_JSON}")
-    parser.add_argument("--worker", nargs=2, metavar=("LIB", "WORKLOAD"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        help="the store-size plot (default: run_cost_vs_store_size.png beside the JSON)",
+    )
+    parser.add_argument("--worker", nargs=2, metavar=("PATH", "WORKLOAD"), help=argparse.SUPPRESS)
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--extra", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         if args.tmp is None or args.result is None or args.sizes is None:
             parser.error("--worker needs --tmp, --sizes and --result")
-        if tuple(args.worker) not in WORKERS:
+        if worker(*args.worker) is None:
             parser.error(f"no worker for {' '.join(args.worker)}")
         args.sizes = Sizes(**json.loads(args.sizes))
         return args
@@ -515,78 +432,129 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 f"got {args.mlflow_points}"
             )
         sizes.mlflow_points = args.mlflow_points
+    paths = [p for p in LIBS if not args.lib or p in args.lib]
+    if args.path:
+        paths = [p for p in paths if any(p in PATH_GROUPS[g] for g in args.path)]
+    if not paths:
+        parser.error("--lib and --path together select no path")
+    args.paths = tuple(paths)
     args.sizes = sizes
     return args
 
 
+_STARTED = time.perf_counter()
+
+
 def _progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    print(f"[bench {time.perf_counter() - _STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _measured(path: str, workload: str) -> bool:
+    if workload == "import":
+        return path in IMPORT_STATEMENTS  # the client imports the same package on either path
+    return worker(path, workload) is not None
 
 
 def run_all(
-    workloads: list[str], libs: list[str], sizes: Sizes
+    workloads: list[str],
+    paths: tuple[str, ...],
+    sizes: Sizes,
+    fill: str,
+    png: Path,
+    quick: bool = False,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Run every selected workload for each library, one fresh process each, in turn."""
+    """Run every selected workload on each path, one fresh process each, in turn."""
+    import store_size
+
     raw: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="mltrack-bench-") as root_name:
-        root = Path(root_name)
-        if "mlflow" in libs and any(w != "import" for w in workloads):
+    with (
+        tempfile.TemporaryDirectory(prefix="mltrack-bench-") as root_name,
+        contextlib.ExitStack() as stack,
+    ):
+        runner = Runner(Path(root_name), sizes, stack, fresh_servers=not quick)
+        if any(library(p) == "mlflow" for p in paths) and any(
+            w not in ("import", "store_size") for w in workloads
+        ):
+            if quick and "mlflow-server" in paths:
+                runner.start_mlflow_server_early()
             _progress("preparing the MLflow template database")
-            run_worker("mlflow", "prepare", sizes, root)
+            runner.prepare_mlflow()
         for workload in workloads:
-            for lib in libs:
-                if workload != "import" and (lib, workload) not in WORKERS:
-                    continue  # MLflow has no columnar API to compare with log_metric_series
-                _progress(f"{workload}: {lib}")
+            if workload == "store_size":
+                if not any(p in OURS for p in paths):
+                    continue
+                try:
+                    raw[workload] = store_size.run(runner, paths, sizes, fill, png, _progress)
+                except (WorkerFailed, subprocess.TimeoutExpired, RuntimeError) as exc:
+                    failures.append(str(exc))
+                    _progress(f"FAILED: {exc}")
+                continue
+            for path in paths:
+                if not _measured(path, workload):
+                    continue  # e.g. MLflow has no columnar API to compare with log_metric_series
+                _progress(f"{workload}: {path}")
                 try:
                     if workload == "import":
-                        result = import_times(lib, sizes.import_repeats, root)
+                        result = import_times(path, sizes.import_repeats, runner.root)
                     else:
-                        result = run_worker(lib, workload, sizes, root)
-                except (WorkerFailed, subprocess.TimeoutExpired) as exc:
+                        result = runner.run(path, workload)
+                except (WorkerFailed, subprocess.TimeoutExpired, RuntimeError) as exc:
                     failures.append(str(exc))
                     _progress(f"FAILED: {exc}")
                     continue
-                raw.setdefault(workload, {})[lib] = result
+                raw.setdefault(workload, {})[path] = result
     return raw, failures
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
-        lib, workload = args.worker
-        result = WORKERS[(lib, workload)](args.tmp, args.sizes)
+        path, workload = args.worker
+        target = Target(path, args.tmp, json.loads(args.extra))
+        result = worker(path, workload)(target, args.sizes)  # type: ignore[misc]
         args.result.write_text(json.dumps(result))
         return 0
 
     sizes: Sizes = args.sizes
+    paths: tuple[str, ...] = args.paths
     workloads = [w for w in WORKLOADS if not args.only or w in args.only]
     json_path: Path = args.json or (
         DEFAULT_JSON.with_name("tracking-quick.json") if args.quick else DEFAULT_JSON
     )
-    meta = _meta(sizes, args.quick)
+    png: Path = args.png or json_path.with_name(
+        "run_cost_vs_store_size-quick.png" if args.quick else "run_cost_vs_store_size.png"
+    )
+    meta = _meta(sizes, args.quick, paths)
     mlflow_version = meta["versions"]["mlflow"]
 
     started = time.perf_counter()
-    libs = [lib for lib in LIBS if not args.lib or lib in args.lib]
-    raw, failures = run_all(workloads, libs, sizes)
+    raw, failures = run_all(workloads, paths, sizes, args.fill, png, args.quick)
     rows = build_rows(raw, sizes)
 
-    print(f"\n## Tracking core: jupyter-mltrack vs MLflow {mlflow_version}\n")
+    print(
+        f"\n## Tracking core: jupyter-mltrack vs MLflow {mlflow_version}, "
+        "in-process and via a server\n"
+    )
     print(
         f"{meta['platform']}, {meta['cpus']} CPUs, Python {meta['python']}, "
-        f"duckdb {meta['versions']['duckdb']}, MLflow on SQLite with local artifacts.\n"
+        f"duckdb {meta['versions']['duckdb']}, jupyter_server "
+        f"{meta['versions']['jupyter_server']}; MLflow on SQLite with local artifacts.\n"
     )
     if args.quick:
-        print("_Quick run: reduced sizes; the targets are set for the full sizes._\n")
-    print(markdown_table(rows, mlflow_version))
+        print(
+            "_Quick run: reduced sizes, one jupyter server for every workload but store_size, "
+            "mlflow server started in the background meanwhile. It checks that everything runs; "
+            "the targets are set for the full sizes._\n"
+        )
+    print(markdown_table(rows, mlflow_version, paths))
     extra = notes(rows, raw)
     if extra:
         print("\nNotes:\n" + "\n".join(extra))
     meta["load_average_1m_end"] = _load_average()
+    meta["wall_s"] = time.perf_counter() - started
     print(
-        f"\n(wall time {time.perf_counter() - started:.0f} s; load average "
+        f"\n(wall time {meta['wall_s']:.0f} s; load average "
         f"{meta['load_average_1m']} at the start, {meta['load_average_1m_end']} at the end; "
         f"JSON in {json_path})"
     )
@@ -594,7 +562,14 @@ def main(argv: list[str] | None = None) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "meta": meta,
-        "rows": [{**asdict(r), "ratio": r.ratio, "met": r.met} for r in rows],
+        "rows": [
+            {
+                **asdict(r),
+                "ratios": {p: r.ratio(p) for p in OURS},
+                "met": {p: r.met(p) for p in OURS},
+            }
+            for r in rows
+        ],
         "notes": extra,
         "raw": raw,
         "failures": failures,
