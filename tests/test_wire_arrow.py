@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import json
 import math
 import threading
 import typing
 import uuid
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -171,6 +173,37 @@ def test_the_checked_arrow_batch_equals_the_checked_json_batch() -> None:
         WriteBatch(metric_series=[MetricSeriesRow("r", "k", None, [None], [0], [0])]),
         WriteBatch(metric_series=[MetricSeriesRow("r", "k", None, ["1"], [0], [0])]),
         WriteBatch(metrics=[MetricRow("r", "k", 1.0, 2**70, 0, None)]),
+        # what Arrow's conversion of a row would change without a word (pyarrow 25):
+        WriteBatch(metrics=[MetricRow("r", "k", 1.0, 2.0, 0, None)]),  # type: ignore[arg-type]
+        WriteBatch(metrics=[MetricRow("r", "k", 1.0, 2.5, 0, None)]),  # type: ignore[arg-type]
+        WriteBatch(runs=[RunCreateRow("r", "0", "n", None, 5.5, None)]),  # type: ignore[arg-type]
+        WriteBatch(metrics=[MetricRow("r", "k", True, 0, 0, None)]),
+        WriteBatch(metrics=[MetricRow("r", "k", 1.0, True, 0, None)]),
+        WriteBatch(metrics=[MetricRow("r", "k", 1.0, np.bool_(True), 0, None)]),  # type: ignore[arg-type]
+        WriteBatch(metrics=[MetricRow("r", "k", 1.0, np.float64(2.0), 0, None)]),  # type: ignore[arg-type]
+        WriteBatch(artifacts=[ArtifactRow("r", "a", Decimal(3), None, None, 0)]),  # type: ignore[arg-type]
+        WriteBatch(tags=[TagRow("r", "k", b"bytes", None)]),  # type: ignore[arg-type]
+        WriteBatch(tags=[TagRow(b"r", "k", "v", None)]),  # type: ignore[arg-type]
+        WriteBatch(params=[ParamRow("r", "k", 1.5, None)]),  # type: ignore[arg-type]
+        WriteBatch(cells=[Cell("r", 1, None, None, None, 0, True, "ok")]),
+        WriteBatch(metrics=[MetricRow("r", "k", 1.0, 2**63, 0, None)]),
+        WriteBatch(metrics=[MetricRow("r", "k", 2**53 + 1, 0, 0, None)]),  # no exact float
+        # points: in one conversion of all lists, or list by list as numpy sees them
+        WriteBatch(metric_series=[MetricSeriesRow("r", "k", None, [1.0, 2.0], [0, 2.5], [0, 0])]),
+        WriteBatch(metric_series=[MetricSeriesRow("r", "k", None, [True], [0], [0])]),
+        WriteBatch(metric_series=[MetricSeriesRow("r", "k", None, [1.0], [True], [0])]),
+        WriteBatch(
+            metric_series=[MetricSeriesRow("r", "k", None, [np.float64(1), None], [0, 1], [0, 0])]
+        ),
+        WriteBatch(metric_series=[MetricSeriesRow("r", "k", None, [2**53 + 1], [0], [0])]),
+        WriteBatch(
+            metric_series=[
+                MetricSeriesRow("r", "a", None, [1.0], [0], [0]),
+                MetricSeriesRow("r", "b", None, np.ones(2), np.arange(2), np.zeros(2, np.int64)),
+                MetricSeriesRow("r", "c", None, [1.0], [0.5], [0]),
+            ]
+        ),
+        WriteBatch(metric_series=[MetricSeriesRow("r", "k", None, np.array([True]), [0], [0])]),
     ],
 )
 def test_values_arrow_would_change_are_not_encoded(batch: WriteBatch) -> None:
@@ -178,6 +211,49 @@ def test_values_arrow_would_change_are_not_encoded(batch: WriteBatch) -> None:
     # sends such a batch as JSON, and the server names the bad field
     with pytest.raises(wire.WireError):
         wire.encode(batch)
+
+
+class Level(enum.IntEnum):
+    ONE = 1
+
+
+def test_values_arrow_carries_unchanged_are_encoded() -> None:
+    """What the JSON form takes as it is (numpy scalars, an int where a float belongs, a str
+    subclass) travels as Arrow, with the values the JSON checks would make of it."""
+    batch = WriteBatch(
+        metrics=[
+            MetricRow("r", np.str_("k"), 3, np.int64(4), Level.ONE, None),  # type: ignore[arg-type]
+            MetricRow("r", "k", np.float32(0.5), 5, 6, None),  # type: ignore[arg-type]
+        ],
+        artifacts=[ArtifactRow("r", "a", np.uint8(7), None, None, 0)],  # type: ignore[arg-type]
+        cells=[Cell("r", 1, None, None, None, 0, 3, "ok")],  # type: ignore[arg-type]
+    )
+    decoded = wire.decode(wire.encode(batch))
+    assert [tuple(r) for r in decoded.metrics] == [
+        ("r", "k", 3.0, 4, 1, None),
+        ("r", "k", 0.5, 5, 6, None),
+    ]
+    assert [type(v) for v in decoded.metrics[0]][:5] == [str, str, float, int, int]
+    assert decoded.artifacts[0].size == 7 and decoded.cells[0].duration_ms == 3.0
+
+
+def test_series_of_lists_and_arrays_keep_their_order_and_points() -> None:
+    """Lists are joined by one conversion, arrays taken as they are, in the rows' order."""
+    series = [
+        MetricSeriesRow("r", "a", None, [0.5, 1], [0, 1], [7, 8]),
+        MetricSeriesRow("r", "b", "c", np.linspace(0, 1, 5, dtype=np.float32), range(5), [1] * 5),
+        MetricSeriesRow("r", "c", None, [], [], []),
+        MetricSeriesRow("r", "d", None, [np.float64(2.5), 3], [np.int64(9), 10], [1, 2]),
+        MetricSeriesRow("r", "e", None, np.arange(3), np.arange(3), np.arange(3)),
+        MetricSeriesRow("r", "f", None, [math.nan, -math.inf], [-1, -2], [0, 0]),
+    ]
+    decoded = wire.decode(wire.encode(WriteBatch(metric_series=series)))
+    assert [s.key for s in decoded.metric_series] == list("abcdef")
+    for sent, got in zip(series, decoded.metric_series):
+        for name in ("values", "steps", "timestamps"):
+            expected = np.asarray(list(getattr(sent, name)), dtype=float)
+            assert np.array_equal(np.asarray(getattr(got, name), float), expected, equal_nan=True)
+        assert got.values.dtype == np.float64 and got.steps.dtype == np.int64
 
 
 # bad Arrow bodies ------------------------------------------------------------------------------
@@ -336,6 +412,130 @@ def test_a_bad_arrow_body_is_refused_by_the_decoder(case: str) -> None:
         parsing.batch_from_arrow(body)
     assert info.value.code == ErrorCode.INVALID_PARAMETER_VALUE
     assert fragment in info.value.message, info.value.message
+
+
+def _outcome(check: Callable[[], WriteBatch]) -> WriteBatch | str:
+    try:
+        return check()
+    except MltrackError as exc:
+        assert exc.code == ErrorCode.INVALID_PARAMETER_VALUE
+        return exc.message
+
+
+def _mutated(changes: list[tuple[str, int, str, Any]]) -> WriteBatch:
+    batch = _full_batch("run-1", "run-2")
+    for kind, i, name, value in changes:
+        rows = getattr(batch, kind)
+        row = rows[i]
+        rows[i] = (
+            dataclasses.replace(row, **{name: value})
+            if dataclasses.is_dataclass(row)
+            else row._replace(**{name: value})
+        )
+    return batch
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ([], None),
+        ([("metrics", 0, "run_id", "")], "metrics[0] run_id"),
+        ([("metrics", 0, "run_id", None)], "metrics[0] run_id"),
+        ([("metrics", 0, "key", "bad key!")], "metrics[0] key"),
+        ([("metrics", 1, "key", None)], "metrics[1] key"),
+        ([("metrics", 1, "value", None)], "metrics[1] value"),
+        ([("metrics", 0, "step", None)], "metrics[0] step"),
+        ([("metrics", 0, "timestamp", -1)], "metrics[0] timestamp must be at least 0"),
+        ([("metrics", 0, "timestamp", 0), ("metrics", 1, "step", -(2**63))], None),
+        ([("metric_series", 0, "key", "a/../b")], "metric_series[0] key"),
+        ([("metric_series", 1, "run_id", "")], "metric_series[1] run_id"),
+        ([("metric_series", 1, "timestamps", [7, -8, 9])], "metric_series[1] timestamps"),
+        ([("metric_series", 1, "steps", [0, 1])], "equally long"),
+        ([("metric_series", 2, "cell_id", "c")], None),
+        ([("params", 0, "value", None)], "params[0] value must be a string"),
+        ([("params", 0, "value", "€" * 6000)], None),
+        ([("params", 0, "value", "€" * 6001)], "limit is 6000"),
+        ([("params", 1, "key", "k" * 251)], "params[1] key"),
+        ([("tags", 0, "value", "é" * 8000), ("tags", 1, "value", None)], None),
+        ([("tags", 0, "value", "é" * 8001)], "limit is 8000"),
+        ([("tags", 1, "run_id", "")], "tags[1] run_id"),
+        ([("run_updates", 0, "status", "DONE")], "run_updates[0] status must be"),
+        ([("run_updates", 0, "status", None)], "run_updates[0] status must be"),
+        ([("run_updates", 0, "end_time", None)], None),
+        ([("run_updates", 0, "end_time", -1)], "end_time must be at least 0"),
+        ([("runs", 0, "run_id", "models")], "reserved"),
+        ([("runs", 0, "run_id", "MODELS")], "reserved"),
+        ([("runs", 0, "run_id", "a/b")], "run id"),
+        ([("runs", 0, "run_id", "x" * 65)], "run id"),
+        ([("runs", 0, "run_id", None)], "runs[0] run_id"),
+        ([("runs", 0, "experiment_id", " 0 ")], None),  # taken as "0", as in JSON
+        ([("runs", 0, "experiment_id", "x1")], "runs[0] experiment_id"),
+        ([("runs", 0, "experiment_id", None)], "runs[0] experiment_id"),
+        ([("runs", 0, "run_name", "")], "run_name must not be empty"),
+        ([("runs", 0, "run_name", "   ")], "run_name must not be empty"),
+        ([("runs", 0, "run_name", "\u3000\x85")], "run_name must not be empty"),
+        ([("runs", 0, "run_name", "名前")], None),
+        ([("runs", 0, "run_name", "a\tb")], "control characters"),
+        ([("runs", 0, "run_name", "\x7f")], None),
+        ([("runs", 0, "run_name", "x" * 500)], None),
+        ([("runs", 0, "run_name", "x" * 501)], "limit is 500"),
+        ([("runs", 0, "run_name", None)], "runs[0] run_name"),
+        ([("runs", 0, "parent_run_id", "")], "runs[0] parent_run_id"),
+        ([("runs", 0, "parent_run_id", "p")], None),
+        ([("runs", 0, "user_id", None)], None),
+        ([("runs", 0, "start_time", -1)], "runs[0] start_time"),
+        ([("artifacts", 0, "path", "a/./b.txt")], None),  # normalised, as in JSON
+        ([("artifacts", 0, "path", "/etc/x")], "artifacts[0] path"),
+        ([("cells", 0, "seq", None)], "cells[0] seq"),
+        ([("inputs", 0, "digest", "")], "inputs[0] digest"),
+        # two bad fields: the one the JSON checks meet first is named
+        ([("runs", 0, "start_time", -1), ("tags", 1, "key", "")], "tags[1] key"),
+        ([("params", 1, "key", "?"), ("metric_series", 0, "run_id", "")], "metric_series[0]"),
+    ],
+)
+def test_the_column_checks_take_and_refuse_what_the_row_checks_do(
+    changes: list[tuple[str, int, str, Any]], expected: str | None
+) -> None:
+    """The Arrow checker works a column at a time; every batch it takes, the JSON checks take
+    (and build alike), every batch it refuses, they refuse in the same words."""
+    batch = _mutated(changes)
+    from_json = _outcome(lambda: parsing.batch_from_json(json.loads(json.dumps(batch.to_json()))))
+    from_arrow = _outcome(lambda: parsing.batch_from_arrow(wire.encode(batch)))
+    if expected is None:
+        assert isinstance(from_json, WriteBatch), from_json
+        assert isinstance(from_arrow, WriteBatch), from_arrow
+        _same_batch(from_arrow, from_json)
+    else:
+        assert isinstance(from_json, str) and expected in from_json, from_json
+        assert from_arrow == from_json
+
+
+def test_a_usual_arrow_batch_is_checked_without_the_row_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The row-by-row checks only name what a column check refused: a sweep's batch (and one
+    of every kind) does not go through them."""
+    sweep = WriteBatch(batch_id=uuid.uuid4().hex)
+    for i in range(50):
+        run_id = uuid.uuid4().hex
+        sweep.runs.append(RunCreateRow(run_id, "0", f"run-{i}", "ana", 10 + i, None))
+        sweep.params += [ParamRow(run_id, f"p{k}", str(k), None) for k in range(5)]
+        sweep.tags += [TagRow(run_id, f"t{k}", "v", "cell") for k in range(14)]
+        sweep.metric_series += [
+            MetricSeriesRow(run_id, f"m{k}", None, [0.5], [0], [12]) for k in range(3)
+        ]
+        sweep.run_updates.append(RunUpdateRow(run_id, "FINISHED", 20 + i))
+    full = _full_batch("run-1", "run-2")
+    expected = [
+        parsing.batch_from_json(json.loads(json.dumps(wire_batch(b)))) for b in (sweep, full)
+    ]
+
+    def row_checks(data: dict[str, Any]) -> WriteBatch:
+        raise AssertionError("checked row by row")
+
+    monkeypatch.setattr(parsing, "batch_from_json", row_checks)
+    for batch, from_json in zip((sweep, full), expected):
+        _same_batch(parsing.batch_from_arrow(wire.encode(batch)), from_json)
 
 
 # through a real server -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import dataclasses
 import math
 import numbers
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..entities import Cell, RunStatus
@@ -471,6 +472,20 @@ BATCH_FIELDS = (
 )
 
 
+#: each kind's row-by-row check, in the order :func:`batch_from_json` runs them
+_ROW_CHECKS: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
+    "metrics": _metrics,
+    "metric_series": _metric_series,
+    "params": _params,
+    "tags": _tags,
+    "artifacts": _artifacts,
+    "inputs": _inputs,
+    "cells": _cells,
+    "run_updates": _run_updates,
+    "runs": _runs,
+}
+
+
 def batch_from_json(data: dict[str, Any]) -> WriteBatch:
     """Check a :meth:`WriteBatch.to_json` document row by row and build the batch.
 
@@ -483,33 +498,30 @@ def batch_from_json(data: dict[str, Any]) -> WriteBatch:
         Naming the first field that is missing or of the wrong type; nothing is written.
     """
     known_fields(data, BATCH_FIELDS, "batch")
-    return WriteBatch(
-        metrics=_metrics(data),
-        metric_series=_metric_series(data),
-        params=_params(data),
-        tags=_tags(data),
-        artifacts=_artifacts(data),
-        inputs=_inputs(data),
-        cells=_cells(data),
-        run_updates=_run_updates(data),
-        runs=_runs(data),
-        batch_id=check_batch_id(data.get("batch_id")),
-    )
+    checked = {kind: check(data) for kind, check in _ROW_CHECKS.items()}
+    return WriteBatch(**checked, batch_id=check_batch_id(data.get("batch_id")))
+
+
+def batch_rows(kind: str, rows: list[Any]) -> list[Any]:
+    """One kind's rows (as :meth:`WriteBatch.to_json` writes them) checked and built as
+    :func:`batch_from_json` does, errors naming ``<kind>[<i>]``."""
+    return _ROW_CHECKS[kind]({kind: rows})
 
 
 def batch_from_arrow(body: bytes | memoryview) -> WriteBatch:
     """Check a write batch sent as an Arrow IPC stream (:mod:`jupyter_mltrack.store.wire`) and
-    build it: the stream's shape first, then every value with the checks of
-    :func:`batch_from_json` (a series' points as whole columns).
+    build it: the stream's shape first, then every value as :func:`batch_from_json` would
+    check it, a column at a time (:mod:`.arrow_batch`).
 
     Raises
     ------
     MltrackError
-        Not an Arrow stream, cut short, another schema, or a bad value; nothing is written.
+        Not an Arrow stream, cut short, another schema, or a bad value (in the words of
+        :func:`batch_from_json`); nothing is written.
     """
-    from ..store import wire
+    from .arrow_batch import checked_batch
 
-    return batch_from_json(wire.read_rows(body))
+    return checked_batch(body)
 
 
 # HTTP ranges ---------------------------------------------------------------------------------

@@ -10,12 +10,12 @@ million points cost a few array copies and no Python object per point. The schem
 from :mod:`.batch` when this module loads: a kind added to :class:`WriteBatch` travels without
 a change here, unless a field is typed ``Any`` (then it needs an entry in :data:`POINT_COLUMNS`).
 
-Decoding is in two steps. :func:`read_rows` checks the stream's shape (an Arrow IPC stream, one
-row, known kinds, each with exactly its fields and their types) and gives back the document
-:meth:`WriteBatch.to_json` would have made, except that point columns are numpy arrays; the
-server checks every value of it with the same functions as a JSON batch
-(:func:`jupyter_mltrack.server.parsing.batch_from_arrow`). :func:`decode` builds the batch from
-it unchecked, for trusted input.
+Decoding is in two steps. :func:`read_columns` checks the stream's shape (an Arrow IPC stream,
+one row, known kinds, each with exactly its fields and their types) and gives each kind's fields
+as Arrow arrays; the server checks every value of them a column at a time, as strictly as a JSON
+batch row by row (:func:`jupyter_mltrack.server.parsing.batch_from_arrow`). :func:`read_rows`
+gives back the document :meth:`WriteBatch.to_json` would have made (point columns as numpy
+arrays), and :func:`decode` builds the batch from it unchecked, for trusted input.
 
 Imported only when a batch is first encoded or decoded (it loads pyarrow and numpy).
 """
@@ -23,9 +23,12 @@ Imported only when a batch is first encoded or decoded (it loads pyarrow and num
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import numbers
+import operator
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -122,9 +125,26 @@ SCHEMA = pa.schema(
 
 # encoding ------------------------------------------------------------------------------------
 
+# Exact Python types whose values Arrow's conversion either carries unchanged into any column
+# or refuses (a str in a number column, a number in a text column, an int past int64 or, in a
+# float64 column, past 2**53), as measured with pyarrow 25. The one silent change among them is
+# a float in an int64 column (2.5 becomes 2, in a struct or a plain array), checked on its own.
+# Any other type sends the kind through the value-by-value check: a bool (a float64 column
+# takes True as 1.0), bytes (a string column decodes them), numpy scalars, Decimal, subclasses.
+_PLAIN_TYPES = frozenset({str, int, float, type(None)})
+_INT_TYPES = frozenset({int, type(None)})
+#: what a point list may hold for Arrow to carry it unchanged (else: numpy decides, as below)
+_POINT_TYPES: dict[pa.DataType, frozenset[type]] = {
+    pa.float64(): frozenset({float, int}),
+    pa.int64(): frozenset({int}),
+}
+
 
 def encode(batch: WriteBatch) -> memoryview:
     """The batch as one Arrow IPC stream (a view of Arrow's buffer: no copy into ``bytes``).
+
+    Each kind's rows are converted at once (Arrow reads the tuples), and the points of all its
+    series become one flat array per column; Python looks at each value once more, for its type.
 
     Raises
     ------
@@ -142,69 +162,145 @@ def encode(batch: WriteBatch) -> memoryview:
 
 
 def _kind_array(kind: Kind, rows: list[Any]) -> pa.Array:
-    """One row of the kind's column: a list of structs, built column by column."""
-    children = []
-    for i, (name, arrow_type) in enumerate(zip(kind.fields, kind.types)):
-        values = [getattr(r, name) for r in rows] if kind.as_object else [r[i] for r in rows]
-        where = f"{kind.name} {name}"
-        if pa.types.is_list(arrow_type):
-            children.append(_points_array(values, arrow_type.value_type, where))
-        else:
-            children.append(_scalar_array(values, arrow_type, where))
-    struct = pa.StructArray.from_arrays(children, fields=list(kind.struct))
+    """One row of the kind's column: a list of structs. The rows' scalar fields are converted
+    in one go; each point field becomes one flat array of all the rows' points."""
+    if kind.as_object:
+        rows = list(map(operator.attrgetter(*kind.fields), rows))
+    points = [i for i, t in enumerate(kind.types) if pa.types.is_list(t)]
+    if not points:
+        struct = _struct_array(kind, list(range(len(kind.fields))), rows)
+    else:
+        scalars = [i for i in range(len(kind.fields)) if i not in points]
+        scalar_rows = list(map(_getter(scalars), rows))
+        children = dict(
+            zip(
+                [kind.fields[i] for i in scalars],
+                _struct_array(kind, scalars, scalar_rows).flatten(),
+            )
+        )
+        for i in points:
+            name = kind.fields[i]
+            columns = list(map(operator.itemgetter(i), rows))
+            children[name] = _points_array(columns, kind.types[i].value_type, f"{kind.name} {name}")
+        struct = pa.StructArray.from_arrays(
+            [children[name] for name in kind.fields], fields=list(kind.struct)
+        )
     return pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), struct)
 
 
-def _scalar_array(values: list[Any], arrow_type: pa.DataType, where: str) -> pa.Array:
-    allowed = _PYTHON_TYPES[arrow_type]
-    for value in values:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, allowed)):
-            raise WireError(f"{where}: {type(value).__name__} {value!r} is not {arrow_type}")
+def _getter(positions: list[int]) -> Callable[[Any], tuple[Any, ...]]:
+    """A row's values at these positions, as a tuple."""
+    if len(positions) == 1:
+        (position,) = positions
+        return lambda row: (row[position],)
+    return operator.itemgetter(*positions)
+
+
+def _struct_array(kind: Kind, positions: list[int], rows: list[Any]) -> pa.StructArray:
+    """Rows (tuples of the kind's fields at ``positions``) as one struct array."""
+    names = [kind.fields[i] for i in positions]
+    arrow_types = [kind.types[i] for i in positions]
+    seen = set(map(type, itertools.chain.from_iterable(rows)))
+    if not seen <= _PLAIN_TYPES:
+        _check_values(kind.name, names, arrow_types, rows)
+    elif float in seen:
+        for j, arrow_type in enumerate(arrow_types):
+            column = map(operator.itemgetter(j), rows)
+            if arrow_type == pa.int64() and not set(map(type, column)) <= _INT_TYPES:
+                _check_values(kind.name, [names[j]], [arrow_type], [(r[j],) for r in rows])
+    struct_type = pa.struct([pa.field(n, t) for n, t in zip(names, arrow_types)])
     try:
-        return pa.array(values, arrow_type)
+        return pa.array(rows, struct_type)
     except (pa.ArrowException, OverflowError) as exc:
-        raise WireError(f"{where}: {exc}") from None
+        raise WireError(f"{kind.name}: {exc}") from None
+
+
+def _check_values(
+    kind: str, names: list[str], arrow_types: list[pa.DataType], rows: list[Any]
+) -> None:
+    """Value by value: each value of a type Arrow carries unchanged into its column."""
+    for j, (name, arrow_type) in enumerate(zip(names, arrow_types)):
+        allowed = _PYTHON_TYPES[arrow_type]
+        for value in map(operator.itemgetter(j), rows):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, allowed)):
+                raise WireError(
+                    f"{kind} {name}: {type(value).__name__} {value!r} is not {arrow_type}"
+                )
 
 
 def _points_array(columns: list[Any], value_type: pa.DataType, where: str) -> pa.Array:
-    """Many rows' point columns (arrays or lists) as one list array: the columns concatenated
-    (by Arrow, without the GIL; a float64/int64 array is taken without a copy), and offsets
-    from their lengths."""
-    dtype = np.float64 if value_type == pa.float64() else np.int64
-    kinds = "fiu" if dtype is np.float64 else "iu"
-    parts = []
-    for column in columns:
-        array = np.asarray(column)
-        if array.ndim != 1 or (len(array) and array.dtype.kind not in kinds):
-            raise WireError(f"{where}: not a column of {value_type} ({array.dtype})")
-        parts.append(pa.array(array.astype(dtype, copy=False), value_type))
-    offsets = np.zeros(len(parts) + 1, np.int64)
-    np.cumsum([len(p) for p in parts], out=offsets[1:])
+    """Many rows' point columns (lists or arrays) as one list array: the values concatenated,
+    offsets from their lengths. Consecutive lists are joined by one conversion; an array is
+    taken without a copy (float64/int64) and joined by Arrow, without the GIL."""
+    if set(map(type, columns)) == {list}:  # log_metric's series: one conversion for all
+        parts = [_lists_array(columns, value_type, where)]
+    else:
+        parts = []
+        for is_list, group in itertools.groupby(columns, key=_is_list):
+            if is_list:
+                parts.append(_lists_array(list(group), value_type, where))
+            else:
+                parts.extend(_column_array(column, value_type, where) for column in group)
+    offsets = np.zeros(len(columns) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, columns), np.int64, len(columns)), out=offsets[1:])
     if offsets[-1] > np.iinfo(np.int32).max:
         raise WireError(f"{where}: {offsets[-1]} points are more than one request carries")
     flat = parts[0] if len(parts) == 1 else pa.concat_arrays(parts or [pa.array([], value_type)])
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), flat)
 
 
+def _is_list(column: Any) -> bool:
+    return type(column) is list
+
+
+def _lists_array(lists: list[list[Any]], value_type: pa.DataType, where: str) -> pa.Array:
+    """Point lists concatenated into one array (one conversion for thousands of short series)."""
+    flat = list(itertools.chain.from_iterable(lists))
+    if not set(map(type, flat)) <= _POINT_TYPES[value_type]:
+        # numpy scalars, bools, None…: each list as numpy sees it, refused if not numbers
+        return pa.concat_arrays([_column_array(values, value_type, where) for values in lists])
+    try:
+        return pa.array(flat, value_type)
+    except (pa.ArrowException, OverflowError) as exc:
+        raise WireError(f"{where}: {exc}") from None
+
+
+def _column_array(column: Any, value_type: pa.DataType, where: str) -> pa.Array:
+    """One series' points (an array, or a list numpy reads) as an array of ``value_type``:
+    refused unless numpy sees one dimension of numbers (of integers for int64)."""
+    dtype = np.float64 if value_type == pa.float64() else np.int64
+    array = np.asarray(column)
+    if array.ndim != 1 or (
+        len(array) and array.dtype.kind not in ("fiu" if dtype is np.float64 else "iu")
+    ):
+        raise WireError(f"{where}: not a column of {value_type} ({array.dtype})")
+    return pa.array(array.astype(dtype, copy=False), value_type)
+
+
 # decoding ------------------------------------------------------------------------------------
 
 
-def read_rows(data: bytes | memoryview) -> dict[str, Any]:
-    """The stream as :meth:`WriteBatch.to_json` would write it, its shape checked.
+class Columns(NamedTuple):
+    """A stream's batch, its shape checked: each kind's fields as Arrow arrays, and the id."""
 
-    Rows are lists (objects for dataclass kinds) of plain Python values, except point columns,
-    which are numpy arrays (read-only views of ``data`` where no value is null). Kinds missing
-    from the stream are empty, as in the JSON form. Values are not checked here beyond their
-    Arrow types: see :func:`jupyter_mltrack.server.parsing.batch_from_arrow`.
+    #: kind → field → its values, one per row (kinds missing from the stream are left out)
+    kinds: dict[str, dict[str, pa.Array]]
+    batch_id: str | None
+
+
+def read_columns(data: bytes | memoryview) -> Columns:
+    """The stream's kinds as columns, its shape checked (values only as far as their types).
+
+    A point field's array is ``list<…>``: one list of points per row.
 
     Raises
     ------
     MltrackError
         INVALID_PARAMETER_VALUE: not an Arrow IPC stream, cut short, not exactly one record
-        batch of one row, an unknown kind, a kind without some field or with another type.
+        batch of one row, an unknown kind, a kind without some field or with another type, a
+        kind or one of its rows null.
     """
     record = _one_record(data)
-    out: dict[str, Any] = {}
     unknown = sorted(set(record.schema.names) - set(_BY_NAME) - {"batch_id"})
     if unknown:
         raise MltrackError(
@@ -213,13 +309,37 @@ def read_rows(data: bytes | memoryview) -> dict[str, Any]:
         )
     if len(set(record.schema.names)) != len(record.schema.names):
         raise MltrackError("batch has a field twice")
+    kinds: dict[str, dict[str, pa.Array]] = {}
+    batch_id = None
     for i, field in enumerate(record.schema):
         if field.name == "batch_id":
             if field.type not in (pa.string(), pa.null()):
                 raise MltrackError(f"batch batch_id must be a string, got {field.type}")
-            out["batch_id"] = record.column(i)[0].as_py()
+            batch_id = record.column(i)[0].as_py()
         else:
-            out[field.name] = _kind_rows(_BY_NAME[field.name], field.type, record.column(i))
+            kinds[field.name] = _kind_fields(_BY_NAME[field.name], field.type, record.column(i))
+    return Columns(kinds, batch_id)
+
+
+def rows(kind: str, fields: dict[str, pa.Array]) -> list[Any]:
+    """One kind's rows as :meth:`WriteBatch.to_json` writes them: lists (objects for dataclass
+    kinds) of plain Python values, except point columns, which are numpy arrays (read-only views
+    of the stream where no value is null; Python lists, Nones included, where one is)."""
+    names = _BY_NAME[kind].fields
+    columns = [_values(fields[name]) for name in names]
+    if _BY_NAME[kind].as_object:
+        return [dict(zip(names, row)) for row in zip(*columns)]
+    return [list(row) for row in zip(*columns)]
+
+
+def read_rows(data: bytes | memoryview) -> dict[str, Any]:
+    """The stream as :meth:`WriteBatch.to_json` would write it, its shape checked: see
+    :func:`read_columns` and :func:`rows`. Kinds missing from the stream are empty, as in the
+    JSON form. Values are not checked beyond their Arrow types: see
+    :func:`jupyter_mltrack.server.parsing.batch_from_arrow`."""
+    columns = read_columns(data)
+    out: dict[str, Any] = {name: rows(name, fields) for name, fields in columns.kinds.items()}
+    out["batch_id"] = columns.batch_id
     return out
 
 
@@ -255,7 +375,7 @@ def _one_record(data: bytes | memoryview) -> pa.RecordBatch:
     return record
 
 
-def _kind_rows(kind: Kind, arrow_type: pa.DataType, column: pa.Array) -> list[Any]:
+def _kind_fields(kind: Kind, arrow_type: pa.DataType, column: pa.Array) -> dict[str, pa.Array]:
     _check_type(kind, arrow_type)
     if column.null_count:
         raise MltrackError(f"batch {kind.name} must be a list, got null")
@@ -267,11 +387,7 @@ def _kind_rows(kind: Kind, arrow_type: pa.DataType, column: pa.Array) -> list[An
             f"of the fields {', '.join(kind.fields)}, got null"
         )
     names = [f.name for f in items.type]
-    children = dict(zip(names, items.flatten()))
-    columns = [_values(children[name]) for name in kind.fields]
-    if kind.as_object:
-        return [dict(zip(kind.fields, row)) for row in zip(*columns)]
-    return [list(row) for row in zip(*columns)]
+    return dict(zip(names, items.flatten()))
 
 
 def _check_type(kind: Kind, arrow_type: pa.DataType) -> None:
