@@ -207,3 +207,23 @@ def test_store_refuses_newer_schema(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(MltrackError, match="upgrade jupyter-mltrack"):
         DuckDBStore(store_dir).info()
+
+
+def test_ids_are_checked_to_their_last_character() -> None:
+    """A final newline or a non-ASCII digit must not slip through an id check ("$" matches
+    before a final newline; str.isdigit takes other scripts' digits)."""
+    from jupyter_mltrack.server import parsing
+    from jupyter_mltrack.store import rules
+    from jupyter_mltrack.store.batch import check_batch_id
+
+    for bad in ("abc\n", "abc\n\n", "a/b", ""):
+        with pytest.raises(MltrackError, match="run id"):
+            rules.check_run_id(bad)
+        with pytest.raises(MltrackError):
+            parsing.new_run_id(bad)
+    with pytest.raises(MltrackError, match="batch id"):
+        check_batch_id("batch\n")
+    for bad in ("\u0661", "\u00b2", "1\n2"):  # ARABIC-INDIC ONE, SUPERSCRIPT TWO
+        with pytest.raises(MltrackError, match="digits"):
+            parsing.experiment_id(bad)
+    assert rules.check_run_id("abc_1-X") == "abc_1-X" and parsing.experiment_id(" 7 ") == "7"

@@ -152,18 +152,14 @@ def experiment_id(value: Any, name: str = "experiment_id") -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise MltrackError(f"{name} must be a string of digits, got {value!r}")
     text = str(value).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # str.isdigit alone takes other scripts' digits
         raise MltrackError(f"{name} must be a string of digits, got {value!r}")
     return text
 
 
-# Run ids become folder names under the artifact root: letters, digits, '-' and '_' only.
-_RUN_ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
-
-
 def new_run_id(value: Any, name: str = "run_id") -> str:
     """A run id a client chose (for a new run, or as a parent): safe as a folder name."""
-    if not isinstance(value, str) or not _RUN_ID_RE.fullmatch(value):
+    if not isinstance(value, str) or not rules.RUN_ID_RE.fullmatch(value):
         raise MltrackError(f"{name} must be 1 to 64 letters, digits, '-' or '_', got {value!r}")
     return value
 

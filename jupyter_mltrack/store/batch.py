@@ -246,14 +246,14 @@ def new_batch_id() -> str:
     return uuid.uuid4().hex
 
 
-BATCH_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+BATCH_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: "$" would allow a final newline
 
 
 def check_batch_id(batch_id: object) -> str | None:
     """A batch id: None, or 1-64 letters, digits, '_' or '-'."""
     if batch_id is None:
         return None
-    if not isinstance(batch_id, str) or not BATCH_ID_RE.match(batch_id):
+    if not isinstance(batch_id, str) or not BATCH_ID_RE.fullmatch(batch_id):
         raise MltrackError(f"batch id must be 1-64 letters, digits, '_' or '-', got {batch_id!r}")
     return batch_id
 

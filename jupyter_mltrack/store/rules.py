@@ -99,12 +99,12 @@ def check_run_writable(run_id: str, lifecycle_stage: str | None, status: str | N
 # of those names: its folder would lie over other objects' files (and ``gc`` of the run would
 # erase them). Compared case-insensitively, for case-insensitive file systems.
 RESERVED_RUN_IDS = frozenset({"models"})
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # whole string: fullmatch, never match + $
 
 
 def check_run_id(run_id: object) -> str:
     """A client-made run id: 1-64 letters, digits, '_' or '-', and not a reserved folder name."""
-    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
         raise MltrackError(f"run id {run_id!r} must be 1-64 letters, digits, '_' or '-'")
     if run_id.lower() in RESERVED_RUN_IDS:
         raise MltrackError(
