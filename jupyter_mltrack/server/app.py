@@ -23,6 +23,7 @@ Jupyter's authorization of the action ("read", "write" or "execute") on the reso
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from typing import Any
 
@@ -221,6 +222,10 @@ class MltrackApp(ExtensionApp):
             )
             self.log.info("jupyter-mltrack: tracking server at %s", url)
         await self._keep_house()
+        # Everything loaded so far (Jupyter, the store, pyarrow) lives as long as the server:
+        # out of the collector's sight, a full collection triggered by a large write batch's
+        # rows walks only what that batch made (tens of ms less per collection).
+        gc.freeze()
         if self.housekeeping_interval > 0:
             self._housekeeper = ioloop.PeriodicCallback(
                 self._keep_house, self.housekeeping_interval * 1000
