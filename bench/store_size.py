@@ -8,10 +8,14 @@ running (setup, not a figure), by the fluent API itself when that is fast enough
 copying the runs already there in SQL (see ``tracking_workloads.mltrack_size_fill``). All runs,
 filled and timed, are in one experiment, so a cost that grows with the experiment shows too.
 The result is drawn as a PNG: per-run cost against the number of runs in the store.
+
+``python bench/store_size.py REPORT.json [OUT.png]`` draws it again from a saved report.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,6 +102,7 @@ def plot(levels: list[dict[str, Any]], paths: list[str], png: Path, sizes: Sizes
             ax.axhline(1.5 * ys[0], color=line.get_color(), linestyle=":", linewidth=1,
                        label=f"1.5{TIMES} its first cost")  # fmt: skip
     ax.axhline(0.2, color="grey", linestyle="--", linewidth=1, label="target: 0.2 ms a run")
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:.0f}k" if x else "0")
     ax.set_xlabel("runs already in the store")
     ax.set_ylabel("ms per run (amortised, until durable)")
     ax.set_title(
@@ -112,3 +117,11 @@ def plot(levels: list[dict[str, Any]], paths: list[str], png: Path, sizes: Sizes
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)
     plt.close(fig)
+
+
+if __name__ == "__main__":
+    report = json.loads(Path(sys.argv[1]).read_text())
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(report["raw"]["store_size"]["png"])
+    sizes = Sizes(**report["meta"]["sizes"])
+    plot(report["raw"]["store_size"]["levels"], list(OURS), out, sizes)
+    print(out)

@@ -473,7 +473,8 @@ def notes(rows: list[Row], raw: dict[str, dict[str, Any]]) -> list[str]:
     for level in size.get("levels") or []:
         parts = [
             f"{p} {_fmt_time(w['per_run_s'])}/run ({w['runs']:,} runs timed, store held "
-            f"{w['store_runs']:,})"
+            f"{w['store_runs']:,}; loop {_fmt_time(w['loop_s'] / w['runs'])}/run + flush "
+            f"{_fmt_time(w['flush_s'])})"
             for p in OURS
             if (w := level.get(p))
         ]
