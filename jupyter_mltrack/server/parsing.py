@@ -19,6 +19,7 @@ from ..entities import Cell, RunStatus
 from ..errors import MltrackError
 from ..store import rules
 from ..store.batch import (
+    ROW_KINDS,
     ArtifactRow,
     InputRow,
     MetricRow,
@@ -454,18 +455,7 @@ def _runs(data: dict[str, Any]) -> list[RunCreateRow]:
     return out
 
 
-BATCH_FIELDS = (
-    "metrics",
-    "metric_series",
-    "params",
-    "tags",
-    "artifacts",
-    "inputs",
-    "cells",
-    "run_updates",
-    "runs",
-    "batch_id",
-)
+BATCH_FIELDS = (*ROW_KINDS, "batch_id")
 
 
 #: each kind's row-by-row check, in the order :func:`batch_from_json` runs them

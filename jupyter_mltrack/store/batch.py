@@ -150,7 +150,7 @@ class WriteBatch:
 
     def extend(self, other: WriteBatch) -> None:
         """Append every row of ``other`` (kept in order, kind by kind)."""
-        for kind in _KINDS:
+        for kind in ROW_KINDS:
             getattr(self, kind).extend(getattr(other, kind))
 
     def run_ids(self) -> set[str]:
@@ -228,7 +228,7 @@ class WriteBatch:
 
 
 #: the row lists of a WriteBatch, in the order the store applies them
-_KINDS = (
+ROW_KINDS = (
     "runs",
     "metrics",
     "metric_series",
