@@ -147,9 +147,13 @@ def fill_mltrack(store_dir: Path, specs: list[RunSpec], sizes: Sizes) -> Fixture
     store = DuckDBStore(store_dir, linger=None)
     try:
         exp = store.create_experiment("bench-search")
+        experiment = store.get_experiment(exp)
         batch = WriteBatch()
         for spec in specs:
-            run_id = store.create_run(exp, spec.name, "bench", TS0, {}).info.run_id
+            # the runs go into the same batch as their data: one transaction for all of them
+            created, run = store.new_run(experiment, spec.name, "bench", TS0, {})
+            batch.extend(created)
+            run_id = run.info.run_id
             batch.metrics += [
                 MetricRow(run_id, k, v, 0, TS0, None) for k, v in spec.metrics.items()
             ]
@@ -420,14 +424,24 @@ def _batch_bodies(run_id: str, first_step: int, count: int) -> list[bytes]:
 
 
 def _history_length(server: Server, run_id: str, key: str) -> int:
-    answer = requests.get(
-        f"{server.api}/api/2.0/mlflow/metrics/get-history",
-        params={"run_id": run_id, "metric_key": key},
-        headers=server.headers,
-        timeout=600,
-    )
-    answer.raise_for_status()
-    return len(answer.json().get("metrics", []))
+    """Points in a metric's history, read page by page (a server may cap one page)."""
+    total, token = 0, None
+    while True:
+        params = {"run_id": run_id, "metric_key": key}
+        if token:
+            params["page_token"] = token
+        answer = requests.get(
+            f"{server.api}/api/2.0/mlflow/metrics/get-history",
+            params=params,
+            headers=server.headers,
+            timeout=600,
+        )
+        answer.raise_for_status()
+        data = answer.json()
+        total += len(data.get("metrics", []))
+        token = data.get("next_page_token")
+        if not token:
+            return total
 
 
 def _send_batches(server: Server, bodies: list[bytes], latencies: list[float]) -> None:

@@ -81,11 +81,12 @@ def _metrics_table(batch: WriteBatch) -> Any:
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
-_RUN_NAMES = ["run_id", "experiment_id", "run_name", "user_id", "start_time", "parent_run_id"]
+# Up to this many new runs, taken ids are checked by index lookups; past it, by one join.
+_LOOKUP_RUNS = 8
 
 
 def _create_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list[str]) -> None:
-    """Insert the batch's new runs, checked set-based: a constant number of statements.
+    """Insert the batch's new runs, checked set-based: a few statements however many runs.
 
     Refused (or, for the flusher, dropped with everything logged to them): a run whose
     experiment is missing or deleted, a run id already taken.
@@ -93,7 +94,6 @@ def _create_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list
     if not batch.runs:
         return
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     refused: dict[str, MltrackError] = {}
     seen: set[str] = set()
@@ -104,50 +104,97 @@ def _create_runs(con: Any, batch: WriteBatch, skip_invalid: bool, warnings: list
                 ErrorCode.RESOURCE_ALREADY_EXISTS,
             )
         seen.add(row.run_id)
-    table = _arrow(
-        batch.runs,
-        _RUN_NAMES,
-        [pa.string(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.string()],
-    )
-    con.register("batch_runs", table)
-    try:
-        # one statement finds every problem: experiment missing or deleted, id already taken
-        for run_id, experiment_id, stage, name in con.execute(
-            "SELECT b.run_id, b.experiment_id, e.lifecycle_stage, e.name "
-            "FROM batch_runs b "
-            "LEFT JOIN experiments e ON e.experiment_id = TRY_CAST(b.experiment_id AS BIGINT) "
-            "LEFT JOIN runs r ON r.run_id = b.run_id "
-            "WHERE e.lifecycle_stage IS DISTINCT FROM 'active' OR r.run_id IS NOT NULL"
-        ).fetchall():
-            if stage is None:
-                problem = rules.missing_experiment_error(experiment_id)
-            elif stage != "active":
-                problem = rules.deleted_experiment_error(name)
-            else:
-                problem = MltrackError(
-                    f"run {run_id!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS
-                )
-            refused.setdefault(run_id, problem)
-        if refused:
-            if not skip_invalid:
-                raise next(iter(refused.values()))
-            warnings.extend(f"dropped run {i!r} and its data: {e}" for i, e in refused.items())
-            batch.drop_runs(refused)
-            if not batch.runs:
-                return
-            keep = pc.invert(pc.is_in(table["run_id"], pa.array(list(refused), pa.string())))
-            con.unregister("batch_runs")
-            con.register("batch_runs", table.filter(keep))
-        con.execute(
+    wanted = {e: int(e) for e in {r.experiment_id for r in batch.runs} if _is_bigint(e)}
+    experiments = {
+        found[0]: found[1:]
+        for found in con.execute(
+            "SELECT experiment_id, lifecycle_stage, name, artifact_location FROM experiments "
+            "WHERE list_contains(?, experiment_id)",
+            [sorted(wanted.values())],
+        ).fetchall()
+    }
+    for row in batch.runs:
+        stage, name, _ = experiments.get(wanted.get(row.experiment_id, -1), (None, None, None))
+        if stage is None:
+            refused.setdefault(row.run_id, rules.missing_experiment_error(row.experiment_id))
+        elif stage != "active":
+            refused.setdefault(row.run_id, rules.deleted_experiment_error(name))
+    for run_id in _taken(con, seen):
+        refused.setdefault(
+            run_id,
+            MltrackError(f"run {run_id!r} already exists", ErrorCode.RESOURCE_ALREADY_EXISTS),
+        )
+    if refused:
+        if not skip_invalid:
+            raise next(iter(refused.values()))
+        warnings.extend(f"dropped run {i!r} and its data: {e}" for i, e in refused.items())
+        batch.drop_runs(refused)
+    rows = [
+        (
+            r.run_id,
+            wanted[r.experiment_id],
+            r.run_name,
+            r.user_id,
+            RunStatus.RUNNING,
+            r.start_time,
+            None,
+            "active",
+            f"{experiments[wanted[r.experiment_id]][2]}/{r.run_id}/artifacts",
+            r.parent_run_id,
+        )
+        for r in batch.runs
+    ]
+    if rows:
+        string, number = pa.string(), pa.int64()
+        _with_view(
+            con,
+            "batch_runs",
+            _arrow(
+                rows,
+                [
+                    "run_id",
+                    "experiment_id",
+                    "run_name",
+                    "user_id",
+                    "status",
+                    "start_time",
+                    "end_time",
+                    "lifecycle_stage",
+                    "artifact_path",
+                    "parent_run_id",
+                ],
+                [string, number, string, string, string, number, number, string, string, string],
+            ),
             "INSERT INTO runs (run_id, experiment_id, run_name, user_id, status, start_time, "
             "end_time, lifecycle_stage, artifact_path, parent_run_id) "
-            "SELECT b.run_id, e.experiment_id, b.run_name, b.user_id, 'RUNNING', b.start_time, "
-            "NULL, 'active', e.artifact_location || '/' || b.run_id || '/artifacts', "
-            "b.parent_run_id FROM batch_runs b "
-            "JOIN experiments e ON e.experiment_id = TRY_CAST(b.experiment_id AS BIGINT)"
+            "SELECT * FROM batch_runs",
         )
+
+
+def _taken(con: Any, run_ids: set[str]) -> list[str]:
+    """Which of ``run_ids`` the store already has."""
+    if len(run_ids) <= _LOOKUP_RUNS:  # an index lookup each: no scan of the runs table
+        return [
+            run_id
+            for run_id in sorted(run_ids)
+            if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        ]
+    import pyarrow as pa
+
+    con.register("new_run_ids", pa.table({"run_id": pa.array(sorted(run_ids), pa.string())}))
+    try:
+        return [
+            found
+            for (found,) in con.execute(
+                "SELECT r.run_id FROM runs r SEMI JOIN new_run_ids b ON r.run_id = b.run_id"
+            ).fetchall()
+        ]
     finally:
-        con.unregister("batch_runs")
+        con.unregister("new_run_ids")
+
+
+def _is_bigint(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) < 19
 
 
 def _check_runs(
