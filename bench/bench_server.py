@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import secrets
 import shutil
 import signal
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from workloads_common import RunSpec, expected_top, run_specs  # one definition for both benches
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_JSON = HERE / "results" / "server.json"
@@ -94,40 +94,6 @@ class Sizes:
 
 
 # data ------------------------------------------------------------------------------------------
-@dataclass
-class RunSpec:
-    name: str
-    params: dict[str, str]
-    metrics: dict[str, float]
-    tags: dict[str, str]
-
-
-def run_specs(n: int) -> list[RunSpec]:
-    """``n`` runs, identical for both servers: 5 params, 3 metrics, 2 tags each."""
-    rng = random.Random(20240611)
-    return [
-        RunSpec(
-            name=f"run-{i:05d}",
-            params={
-                "p0": "abcd"[i % 4],
-                "p1": str(rng.randint(1, 100)),
-                "p2": rng.choice(["adam", "sgd", "rmsprop"]),
-                "p3": f"{rng.random():.6f}",
-                "p4": f"v{i % 7}",
-            },
-            metrics={"m0": rng.random(), "m1": rng.random(), "m2": rng.random()},
-            tags={"team": f"team-{i % 3}", "stage": "bench"},
-        )
-        for i in range(n)
-    ]
-
-
-def expected_top(specs: list[RunSpec], k: int = 100) -> list[str]:
-    hits = [s for s in specs if s.metrics["m0"] > 0.5 and s.params["p0"] == "a"]
-    hits.sort(key=lambda s: s.metrics["m1"], reverse=True)
-    return [s.name for s in hits[:k]]
-
-
 @dataclass
 class Fixture:
     """Ids of what the setup created in one server's store."""
