@@ -59,20 +59,29 @@ def check_metric_value(key: str, value: object) -> float:
     return float(value)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def check_step(step: object) -> int:
-    """Check a metric step: an integer (numpy integers accepted)."""
+    """Check a metric step: a 64-bit integer (numpy integers accepted)."""
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise MltrackError(f"step must be an integer, got {type(step).__name__}: {step!r}")
-    return int(step)
+    value = int(step)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise MltrackError(f"step must fit in 64 bits (±9.2e18), got {value}")
+    return value
 
 
 def check_timestamp(timestamp: object) -> int:
     """Check a timestamp in milliseconds since the epoch."""
     if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Integral):
         raise MltrackError(f"timestamp must be an integer (ms since the epoch), got {timestamp!r}")
-    if timestamp < 0:
-        raise MltrackError(f"timestamp must not be negative, got {timestamp}")
-    return int(timestamp)
+    value = int(timestamp)
+    if value < 0:
+        raise MltrackError(f"timestamp must not be negative, got {value}")
+    if value > INT64_MAX:
+        raise MltrackError(f"timestamp must fit in 64 bits, got {value}")
+    return value
 
 
 def param_value_to_str(key: str, value: object) -> str:

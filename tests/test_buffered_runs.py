@@ -241,3 +241,18 @@ def test_the_fluent_sweep_ends_every_run(tmp_path: Path, monkeypatch: pytest.Mon
         assert sorted(df["params.i"].astype(int)) == list(range(50))
     finally:
         mlt.set_store(None)
+
+
+def test_a_step_or_timestamp_past_64_bits_is_refused_at_the_call(client: MltrackClient) -> None:
+    """Such a point used to be buffered and then fail the whole flush it travelled in (the run
+    it was logged to, created in the same batch, never reached the store)."""
+    exp = client.create_experiment("int64")
+    run_id = client.create_run(exp).info.run_id
+    client.log_metric(run_id, "ok", 1.0, step=2**63 - 1)
+    for bad in ({"step": 2**63}, {"step": -(2**63) - 1}, {"timestamp": 2**63}):
+        with pytest.raises(MltrackError, match="64 bits"):
+            client.log_metric(run_id, "x", 1.0, **bad)
+    with pytest.raises(MltrackError, match="64 bits"):
+        client.log_batch(run_id, metrics=[mlt.Metric("y", 1.0, 5, 2**64)])
+    client.flush()
+    assert client.get_run(run_id).data.metrics == {"ok": 1.0}

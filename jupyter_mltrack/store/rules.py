@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from ..entities import RunStatus
 from ..errors import ErrorCode, MltrackError
 from ..validation import (
+    INT64_MAX,
+    INT64_MIN,
     check_key,
     check_metric_value,
     check_name,
@@ -55,9 +57,10 @@ def check_metric_point(
     checked_key = check_key(key, "metric key")  # a set lookup for a key seen before
     if type(value) is not float:
         value = check_metric_value(checked_key, value)
-    if type(step) is not int:
+    # range tests too: a step past 64 bits would fail the whole flush it travels in
+    if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
         step = check_step(step)
-    if type(timestamp) is not int or timestamp < 0:  # type: ignore[operator]
+    if type(timestamp) is not int or not 0 <= timestamp <= INT64_MAX:  # type: ignore[operator]
         timestamp = check_timestamp(timestamp)
     return checked_key, value, step, timestamp  # type: ignore[return-value]
 

@@ -44,6 +44,11 @@ class TrackingSession:
         interval = float(os.environ.get("MLTRACK_FLUSH_INTERVAL", DEFAULT_FLUSH_INTERVAL_S))
         self.flusher = Flusher(self.store, self.buffer, Spool(store_dir / "spool"), interval)
         self.flusher.start()
+        # atexit runs handlers last-registered first: registering again now, after the store
+        # has imported DuckDB (whose own exit handler stops it from scanning Python objects),
+        # makes the final flush run while DuckDB still takes them.
+        atexit.unregister(_flush_and_close_all)
+        atexit.register(_flush_and_close_all)
         self._runs: dict[str, RunState] = {}
         self._runs_lock = threading.Lock()
         # runs created in the buffer and perhaps not yet in the store
